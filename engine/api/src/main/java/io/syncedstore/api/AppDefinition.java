@@ -1,0 +1,177 @@
+package io.syncedstore.api;
+
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.regex.Pattern;
+
+/**
+ * An app: its name, schema version, tables and mutators. The same definition runs on the server
+ * and in the Java client. Immutable once built.
+ *
+ * <pre>{@code
+ * AppDefinition todo = AppDefinition.builder("todo").schemaVersion(1)
+ *     .table("todos", Todo.class)
+ *     .singletonTable("settings", item("theme", Theme.class), item("pageSize", Integer.class))
+ *     .mutator("setTodo", SetTodo.class, (ctx, in) -> ctx.table("todos").set(in.id(), ...))
+ *     .mutator("removeTodo", RemoveTodo.class, (ctx, in) -> ctx.table("todos").delete(in.id()))
+ *     .build();
+ * }</pre>
+ */
+public final class AppDefinition {
+  private static final Pattern NAME = Pattern.compile("[A-Za-z][A-Za-z0-9_-]{0,63}");
+
+  private final String name;
+  private final int schemaVersion;
+  private final Map<String, TableDefinition> tables;
+  private final Map<String, MutatorDefinition<?>> mutators;
+  private final Limits limits;
+
+  private AppDefinition(Builder b, Limits limits) {
+    this.name = b.name;
+    this.schemaVersion = b.schemaVersion;
+    this.tables = Collections.unmodifiableMap(new LinkedHashMap<>(b.tables));
+    this.mutators = Collections.unmodifiableMap(new LinkedHashMap<>(b.mutators));
+    this.limits = limits;
+  }
+
+  /** @return a builder for an app called {@code name} (letters, digits, {@code _}, {@code -}; starts with a letter) */
+  public static Builder builder(String name) {
+    return new Builder(checkName(name, "app"));
+  }
+
+  /** @return a singleton-table item: fixed key {@code key} holding values of {@code type} */
+  public static <T> SingletonItem<T> item(String key, Class<T> type) {
+    return new SingletonItem<>(Objects.requireNonNull(key, "key"), Objects.requireNonNull(type, "type"));
+  }
+
+  /** @return the app name */
+  public String name() {
+    return name;
+  }
+
+  /** @return the schema version clients must match */
+  public int schemaVersion() {
+    return schemaVersion;
+  }
+
+  /** @return the tables by name, in declaration order */
+  public Map<String, TableDefinition> tables() {
+    return tables;
+  }
+
+  /** @return table {@code name}, if declared */
+  public Optional<TableDefinition> table(String name) {
+    return Optional.ofNullable(tables.get(name));
+  }
+
+  /** @return the mutators by name, in declaration order */
+  public Map<String, MutatorDefinition<?>> mutators() {
+    return mutators;
+  }
+
+  /** @return mutator {@code name}, if declared */
+  public Optional<MutatorDefinition<?>> mutator(String name) {
+    return Optional.ofNullable(mutators.get(name));
+  }
+
+  /** @return the limits enforced on this app's mutations */
+  public Limits limits() {
+    return limits;
+  }
+
+  /** @return this app with other limits (a server's configuration may override an app's) */
+  public AppDefinition withLimits(Limits limits) {
+    return new AppDefinition(toBuilder(), Objects.requireNonNull(limits));
+  }
+
+  private Builder toBuilder() {
+    Builder b = new Builder(name).schemaVersion(schemaVersion);
+    b.tables.putAll(tables);
+    b.mutators.putAll(mutators);
+    return b;
+  }
+
+  @Override
+  public String toString() {
+    return "AppDefinition[" + name + " v" + schemaVersion + ", tables=" + tables.keySet() + ", mutators=" + mutators.keySet() + "]";
+  }
+
+  private static String checkName(String name, String what) {
+    if (name == null || !NAME.matcher(name).matches()) {
+      throw new IllegalArgumentException(what + " name must match " + NAME.pattern() + ", got " + name);
+    }
+    return name;
+  }
+
+  /** Builds an {@link AppDefinition}; every method checks its arguments at once. */
+  public static final class Builder {
+    private final String name;
+    private int schemaVersion = 1;
+    private final Map<String, TableDefinition> tables = new LinkedHashMap<>();
+    private final Map<String, MutatorDefinition<?>> mutators = new LinkedHashMap<>();
+    private Limits limits = Limits.DEFAULT;
+
+    private Builder(String name) {
+      this.name = name;
+    }
+
+    /** @param version the schema version, {@code >= 1}; clients with another version are refused */
+    public Builder schemaVersion(int version) {
+      if (version < 1) {
+        throw new IllegalArgumentException("schemaVersion must be >= 1, got " + version);
+      }
+      this.schemaVersion = version;
+      return this;
+    }
+
+    /** Declares a table with dynamic item keys whose values are {@code valueType} (a record, or {@code JsonNode} for any JSON). */
+    public Builder table(String name, Class<?> valueType) {
+      return addTable(new TableDefinition(checkName(name, "table"), Objects.requireNonNull(valueType, "valueType"), Map.of()));
+    }
+
+    /** Declares a table with exactly the keys of {@code items}, each with its own value type. */
+    public Builder singletonTable(String name, SingletonItem<?>... items) {
+      if (items.length == 0) {
+        throw new IllegalArgumentException("singleton table " + name + " needs at least one item");
+      }
+      Map<String, Class<?>> byKey = new LinkedHashMap<>();
+      for (SingletonItem<?> item : items) {
+        if (byKey.put(item.key(), item.type()) != null) {
+          throw new IllegalArgumentException("singleton table " + name + " declares item " + item.key() + " twice");
+        }
+      }
+      return addTable(new TableDefinition(checkName(name, "table"), null, Collections.unmodifiableMap(byKey)));
+    }
+
+    private Builder addTable(TableDefinition table) {
+      if (tables.putIfAbsent(table.name(), table) != null) {
+        throw new IllegalArgumentException("table " + table.name() + " is declared twice");
+      }
+      return this;
+    }
+
+    /** Declares mutator {@code name} taking input of {@code inputType} (a record, or {@code JsonNode}). */
+    public <I> Builder mutator(String name, Class<I> inputType, Mutator<I> mutator) {
+      MutatorDefinition<I> def = new MutatorDefinition<>(checkName(name, "mutator"),
+          Objects.requireNonNull(inputType, "inputType"), Objects.requireNonNull(mutator, "mutator"));
+      if (mutators.putIfAbsent(name, def) != null) {
+        throw new IllegalArgumentException("mutator " + name + " is declared twice");
+      }
+      return this;
+    }
+
+    /** Sets the limits for this app (default {@link Limits#DEFAULT}). */
+    public Builder limits(Limits limits) {
+      this.limits = Objects.requireNonNull(limits, "limits");
+      return this;
+    }
+
+    /** @return the definition */
+    public AppDefinition build() {
+      return new AppDefinition(this, limits);
+    }
+  }
+}

@@ -1,0 +1,46 @@
+package io.syncedstore.api;
+
+/**
+ * Every error the engine reports, by a stable code. The codes are part of the public contract
+ * (clients switch on them); {@code docs/ERRORS.md} describes each one.
+ */
+public enum ErrorCode {
+  /** The push names a mutator that the app does not define. */
+  UNKNOWN_MUTATOR,
+  /** The mutation input does not match the mutator's input type (missing field, wrong type, unknown field). */
+  INVALID_INPUT,
+  /** The mutation input is larger than {@link Limits#maxInputBytes()}. */
+  INPUT_TOO_LARGE,
+  /** A written value is larger than {@link Limits#maxValueBytes()}. */
+  VALUE_TOO_LARGE,
+  /** An item key or sort key is empty or longer than {@link Limits#maxKeyLength()}. */
+  INVALID_KEY,
+  /** A mutation wrote more entries than {@link Limits#maxWritesPerMutation()}. */
+  TOO_MANY_WRITES,
+  /** A value is not plain JSON (NaN, infinity, not serializable, nested deeper than the limit). */
+  NOT_JSON,
+  /** A written value does not match the table's declared value type. */
+  INVALID_VALUE,
+  /** The mutator names a table the app does not define. */
+  UNKNOWN_TABLE,
+  /** A singleton table was written under an item key it does not declare. */
+  UNKNOWN_ITEM,
+  /** The mutator touched a tier it may not write (another user's private tier, or private without a user). */
+  TIER_VIOLATION,
+  /** The mutator threw; nothing it wrote was applied. */
+  MUTATOR_FAILED,
+  /** A push skipped a mutation id; nothing in the push was applied. */
+  MUTATION_ID_GAP,
+  /** The client id is owned by another user. */
+  CLIENT_OWNED_BY_OTHER_USER,
+  /** A request was malformed (bad JSON, missing field, invalid cookie, negative id). */
+  BAD_REQUEST,
+  /** The app or instance does not exist. */
+  NOT_FOUND,
+  /** The instance's bounded queue of pending pushes is full; retry later. */
+  OVERLOADED,
+  /** The instance could not answer in time; the request may or may not have been applied. */
+  TIMEOUT,
+  /** Authentication failed. */
+  UNAUTHORIZED
+}

@@ -1,0 +1,228 @@
+package io.syncedstore.api;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonMappingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.exc.InvalidFormatException;
+import com.fasterxml.jackson.databind.exc.MismatchedInputException;
+import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
+import java.lang.reflect.ParameterizedType;
+import java.lang.reflect.RecordComponent;
+import java.lang.reflect.Type;
+import java.util.Collection;
+import java.util.Iterator;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * Conversions between app types and JSON with errors that name the offending field. Record
+ * components are required unless their type is {@link Optional}; everything else follows
+ * {@link Json#mapper()}'s strict settings.
+ */
+public final class Values {
+  private Values() {}
+
+  /**
+   * Maps {@code node} to {@code type}, first checking that every required record component is
+   * present.
+   *
+   * @param node the JSON input
+   * @param type the target type ({@link JsonNode} accepts any JSON)
+   * @param what what the value is, for messages ("input of setTodo", "value of todos/t1")
+   * @return the mapped value
+   * @throws SyncException {@link ErrorCode#INVALID_INPUT} naming the field
+   */
+  public static <T> T convert(JsonNode node, Class<T> type, String what) {
+    return convert(node, type, what, ErrorCode.INVALID_INPUT);
+  }
+
+  static <T> T convert(JsonNode node, Class<T> type, String what, ErrorCode code) {
+    if (type == JsonNode.class) {
+      return type.cast(node.deepCopy());
+    }
+    String missing = firstMissing(node, type, "");
+    if (missing != null) {
+      throw new SyncException(code, what + ": field '" + missing + "' is required");
+    }
+    try {
+      return Json.mapper().treeToValue(node, type);
+    } catch (UnrecognizedPropertyException e) {
+      throw new SyncException(code, what + ": unknown field '" + path(e, e.getPropertyName()) + "'");
+    } catch (InvalidFormatException e) {
+      throw new SyncException(code, what + ": field '" + path(e, null) + "' has an invalid value " + e.getValue()
+          + ", expected " + simpleName(e.getTargetType()));
+    } catch (MismatchedInputException e) {
+      String field = path(e, null);
+      String expected = simpleName(e.getTargetType());
+      throw new SyncException(code, field.isEmpty()
+          ? what + ": expected " + expected
+          : what + ": field '" + field + "' has the wrong type, expected " + expected);
+    } catch (JsonProcessingException e) {
+      throw new SyncException(code, what + ": " + e.getOriginalMessage());
+    } catch (IllegalArgumentException e) {
+      // thrown by a record's compact constructor: the app's own validation, its message is the point
+      throw new SyncException(code, what + ": " + e.getMessage());
+    }
+  }
+
+  /**
+   * Converts an app value to JSON, refusing anything that is not plain JSON.
+   *
+   * @param value a record, collection, boxed primitive, string or {@link JsonNode}
+   * @param maxDepth the deepest nesting allowed
+   * @param what what the value is, for messages
+   * @return a JSON tree owned by the caller
+   * @throws SyncException {@link ErrorCode#NOT_JSON}
+   */
+  public static JsonNode toJson(Object value, int maxDepth, String what) {
+    if (value == null) {
+      throw new SyncException(ErrorCode.NOT_JSON, what + ": null is not a value; delete the entry instead");
+    }
+    JsonNode node;
+    try {
+      node = value instanceof JsonNode n ? n.deepCopy() : Json.mapper().valueToTree(value);
+    } catch (IllegalArgumentException e) {
+      throw new SyncException(ErrorCode.NOT_JSON, what + ": cannot be written as JSON: " + rootMessage(e));
+    }
+    checkPlainJson(node, maxDepth, what);
+    return node;
+  }
+
+  /**
+   * Checks that {@code node} holds only finite numbers and is nested at most {@code maxDepth}
+   * deep.
+   *
+   * @throws SyncException {@link ErrorCode#NOT_JSON}
+   */
+  public static void checkPlainJson(JsonNode node, int maxDepth, String what) {
+    checkPlainJson(node, maxDepth, what, 0);
+  }
+
+  private static void checkPlainJson(JsonNode node, int maxDepth, String what, int depth) {
+    if (node.isContainerNode()) {
+      if (depth >= maxDepth) {
+        throw new SyncException(ErrorCode.NOT_JSON, what + ": nested deeper than " + maxDepth + " levels");
+      }
+      for (JsonNode child : node) {
+        checkPlainJson(child, maxDepth, what, depth + 1);
+      }
+    } else if (node.isNumber() && (node.isDouble() || node.isFloat()) && !Double.isFinite(node.doubleValue())) {
+      throw new SyncException(ErrorCode.NOT_JSON, what + ": " + node.doubleValue() + " is not a JSON number");
+    } else if (node.isMissingNode() || node.isPojo() || node.isBinary()) {
+      throw new SyncException(ErrorCode.NOT_JSON, what + ": " + node.getNodeType() + " is not JSON");
+    }
+  }
+
+  /** The first required record component missing from {@code node}, as a dotted path. */
+  private static String firstMissing(JsonNode node, Type type, String path) {
+    Class<?> raw = rawClass(type);
+    if (raw == null) {
+      return null;
+    }
+    if (raw.isRecord() && node.isObject()) {
+      for (RecordComponent rc : raw.getRecordComponents()) {
+        String name = jsonName(rc);
+        JsonNode child = node.get(name);
+        String childPath = path.isEmpty() ? name : path + "." + name;
+        boolean optional = rc.getType() == Optional.class;
+        if (child == null || child.isNull()) {
+          if (!optional) {
+            return childPath;
+          }
+          continue;
+        }
+        Type childType = optional ? typeArgument(rc.getGenericType(), 0) : rc.getGenericType();
+        String missing = firstMissing(child, childType, childPath);
+        if (missing != null) {
+          return missing;
+        }
+      }
+    } else if (Collection.class.isAssignableFrom(raw) && node.isArray()) {
+      Type element = typeArgument(type, 0);
+      int i = 0;
+      for (JsonNode child : node) {
+        String missing = firstMissing(child, element, path + "[" + i++ + "]");
+        if (missing != null) {
+          return missing;
+        }
+      }
+    } else if (Map.class.isAssignableFrom(raw) && node.isObject()) {
+      Type valueType = typeArgument(type, 1);
+      for (Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
+        Map.Entry<String, JsonNode> field = it.next();
+        String missing = firstMissing(field.getValue(), valueType, path.isEmpty() ? field.getKey() : path + "." + field.getKey());
+        if (missing != null) {
+          return missing;
+        }
+      }
+    }
+    return null;
+  }
+
+  private static String jsonName(RecordComponent rc) {
+    com.fasterxml.jackson.annotation.JsonProperty p = rc.getAnnotation(com.fasterxml.jackson.annotation.JsonProperty.class);
+    return p != null && !p.value().isEmpty() ? p.value() : rc.getName();
+  }
+
+  private static Class<?> rawClass(Type type) {
+    if (type instanceof Class<?> c) {
+      return c;
+    }
+    if (type instanceof ParameterizedType p && p.getRawType() instanceof Class<?> c) {
+      return c;
+    }
+    return null;
+  }
+
+  private static Type typeArgument(Type type, int index) {
+    if (type instanceof ParameterizedType p && p.getActualTypeArguments().length > index) {
+      return p.getActualTypeArguments()[index];
+    }
+    return Object.class;
+  }
+
+  private static String path(JsonMappingException e, String last) {
+    StringBuilder sb = new StringBuilder();
+    for (JsonMappingException.Reference ref : e.getPath()) {
+      if (ref.getFieldName() != null) {
+        if (sb.length() > 0) {
+          sb.append('.');
+        }
+        sb.append(ref.getFieldName());
+      } else if (ref.getIndex() >= 0) {
+        sb.append('[').append(ref.getIndex()).append(']');
+      }
+    }
+    if (sb.length() == 0 && last != null) {
+      return last;
+    }
+    return sb.toString();
+  }
+
+  private static String simpleName(Class<?> type) {
+    if (type == null) {
+      return "another type";
+    }
+    if (type == String.class || type.isEnum()) {
+      return type.isEnum() ? "one of " + java.util.Arrays.toString(type.getEnumConstants()) : "string";
+    }
+    if (type == boolean.class || type == Boolean.class) {
+      return "boolean";
+    }
+    if (Number.class.isAssignableFrom(type) || (type.isPrimitive() && type != char.class)) {
+      return "number (" + type.getSimpleName() + ")";
+    }
+    if (Collection.class.isAssignableFrom(type) || type.isArray()) {
+      return "array";
+    }
+    return "object (" + type.getSimpleName() + ")";
+  }
+
+  private static String rootMessage(Throwable e) {
+    Throwable t = e;
+    while (t.getCause() != null) {
+      t = t.getCause();
+    }
+    return t.getMessage();
+  }
+}

@@ -1,0 +1,231 @@
+package io.syncedstore.api.exec;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.syncedstore.api.AppDefinition;
+import io.syncedstore.api.Entry;
+import io.syncedstore.api.ErrorCode;
+import io.syncedstore.api.Json;
+import io.syncedstore.api.Limits;
+import io.syncedstore.api.MutationContext;
+import io.syncedstore.api.ScanOptions;
+import io.syncedstore.api.SyncException;
+import io.syncedstore.api.Table;
+import io.syncedstore.api.TableDefinition;
+import io.syncedstore.api.Tier;
+import io.syncedstore.api.TierTables;
+import io.syncedstore.api.Values;
+import io.syncedstore.api.store.Overlay;
+import io.syncedstore.api.store.Row;
+import io.syncedstore.api.store.Scans;
+import io.syncedstore.api.store.TableAddress;
+import io.syncedstore.api.store.Write;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/** The {@link MutationContext} of one run: tables over an overlay, limits checked on every write. */
+final class MutationContextImpl implements MutationContext {
+  private final AppDefinition app;
+  private final Overlay overlay;
+  private final MutationInvocation invocation;
+  private final boolean isServer;
+  private final List<EnqueuedAction> actions = new ArrayList<>();
+
+  MutationContextImpl(AppDefinition app, Overlay overlay, MutationInvocation invocation, boolean isServer) {
+    this.app = app;
+    this.overlay = overlay;
+    this.invocation = invocation;
+    this.isServer = isServer;
+  }
+
+  List<EnqueuedAction> enqueuedActions() {
+    return List.copyOf(actions);
+  }
+
+  @Override
+  public Table table(String name) {
+    return new TableImpl(definition(name), TableAddress.publicTable(name));
+  }
+
+  @Override
+  public TierTables privateOfUser(String userId) {
+    if (userId == null || userId.isEmpty()) {
+      throw new SyncException(ErrorCode.TIER_VIOLATION, "privateOfUser needs a user id; this client is anonymous");
+    }
+    return name -> new TableImpl(definition(name), TableAddress.privateTable(userId, name));
+  }
+
+  @Override
+  public TierTables serverOnly() {
+    return name -> new TableImpl(definition(name), TableAddress.serverOnlyTable(name));
+  }
+
+  @Override
+  public Optional<String> userId() {
+    return Optional.ofNullable(invocation.userId());
+  }
+
+  @Override
+  public String clientId() {
+    return invocation.clientId();
+  }
+
+  @Override
+  public long timestamp() {
+    return invocation.timestamp();
+  }
+
+  @Override
+  public boolean isServer() {
+    return isServer;
+  }
+
+  @Override
+  public void enqueueAction(String name, Object input) {
+    if (isServer) {
+      actions.add(new EnqueuedAction(name, Values.toJson(input, app.limits().maxJsonDepth(), "input of action " + name)));
+    }
+  }
+
+  private TableDefinition definition(String name) {
+    return app.table(name).orElseThrow(() -> new SyncException(ErrorCode.UNKNOWN_TABLE,
+        "app '" + app.name() + "' has no table '" + name + "'"));
+  }
+
+  private final class TableImpl implements Table {
+    private final TableDefinition def;
+    private final TableAddress address;
+
+    TableImpl(TableDefinition def, TableAddress address) {
+      this.def = def;
+      this.address = address;
+    }
+
+    /** The client never holds server-only rows, so it reads none (and drops its writes to them). */
+    private boolean invisible() {
+      return !isServer && address.tier() == Tier.SERVER_ONLY;
+    }
+
+    @Override
+    public String name() {
+      return def.name();
+    }
+
+    @Override
+    public Optional<JsonNode> get(String itemKey) {
+      Row row = invisible() ? null : overlay.get(address, itemKey);
+      return row == null ? Optional.empty() : Optional.of(row.value().deepCopy());
+    }
+
+    @Override
+    public <T> Optional<T> get(String itemKey, Class<T> type) {
+      Row row = invisible() ? null : overlay.get(address, itemKey);
+      return row == null ? Optional.empty()
+          : Optional.of(Values.convert(row.value(), type, "value of " + def.name() + "/" + itemKey));
+    }
+
+    @Override
+    public boolean has(String itemKey) {
+      return !invisible() && overlay.get(address, itemKey) != null;
+    }
+
+    @Override
+    public List<Entry> entries() {
+      return scan(ScanOptions.all());
+    }
+
+    @Override
+    public List<String> keys() {
+      return entries().stream().map(Entry::itemKey).toList();
+    }
+
+    @Override
+    public List<JsonNode> values() {
+      return entries().stream().map(Entry::value).toList();
+    }
+
+    @Override
+    public <T> List<T> values(Class<T> type) {
+      return entries().stream().map(e -> e.value(type)).toList();
+    }
+
+    @Override
+    public List<Entry> scan(ScanOptions options) {
+      if (invisible()) {
+        return List.of();
+      }
+      return Scans.scan(overlay, address, options).stream().map(Row::toEntry).toList();
+    }
+
+    @Override
+    public void set(String itemKey, Object value) {
+      set(itemKey, "", value);
+    }
+
+    @Override
+    public void set(String itemKey, String sortKey, Object value) {
+      checkWritable();
+      Limits limits = app.limits();
+      checkKey(itemKey, "item key", false, limits);
+      checkKey(sortKey, "sort key", true, limits);
+      String what = "value of " + def.name() + "/" + itemKey;
+      JsonNode json = Values.toJson(value, limits.maxJsonDepth(), what);
+      Class<?> type = def.valueTypeOf(itemKey);
+      if (type != JsonNode.class && !type.isInstance(value)) {
+        checkConvertsTo(json, type, what);
+      }
+      int size = Json.byteSize(json);
+      if (size > limits.maxValueBytes()) {
+        throw new SyncException(ErrorCode.VALUE_TOO_LARGE,
+            what + " is " + size + " bytes, over the limit of " + limits.maxValueBytes());
+      }
+      record(Write.put(address, itemKey, sortKey, json), limits);
+    }
+
+    @Override
+    public void delete(String itemKey) {
+      checkWritable();
+      checkKey(itemKey, "item key", false, app.limits());
+      if (def.isSingleton()) {
+        def.valueTypeOf(itemKey);
+      }
+      record(Write.delete(address, itemKey), app.limits());
+    }
+
+    private void record(Write write, Limits limits) {
+      if (invisible()) {
+        return;
+      }
+      if (!overlay.touches(address, write.itemKey()) && overlay.writeCount() >= limits.maxWritesPerMutation()) {
+        throw new SyncException(ErrorCode.TOO_MANY_WRITES,
+            "mutation " + invocation.name() + " writes more than " + limits.maxWritesPerMutation() + " entries");
+      }
+      overlay.write(write);
+    }
+
+    private void checkWritable() {
+      if (address.tier() == Tier.PRIVATE && !address.owner().equals(invocation.userId())) {
+        throw new SyncException(ErrorCode.TIER_VIOLATION,
+            "mutation " + invocation.name() + " may not write the private tier of another user ('" + address.owner() + "')");
+      }
+    }
+
+    private void checkConvertsTo(JsonNode json, Class<?> type, String what) {
+      try {
+        Values.convert(json, type, what);
+      } catch (SyncException e) {
+        throw new SyncException(ErrorCode.INVALID_VALUE, e.getMessage());
+      }
+    }
+  }
+
+  private static void checkKey(String key, String what, boolean mayBeEmpty, Limits limits) {
+    if (key == null || (!mayBeEmpty && key.isEmpty())) {
+      throw new SyncException(ErrorCode.INVALID_KEY, what + " must not be " + (key == null ? "null" : "empty"));
+    }
+    if (key.length() > limits.maxKeyLength()) {
+      throw new SyncException(ErrorCode.INVALID_KEY,
+          what + " is " + key.length() + " chars, over the limit of " + limits.maxKeyLength());
+    }
+  }
+}

@@ -1,0 +1,354 @@
+package io.syncedstore.runtime;
+
+import io.syncedstore.api.AppDefinition;
+import io.syncedstore.api.ErrorCode;
+import io.syncedstore.api.SyncException;
+import io.syncedstore.api.exec.MutationExecutor;
+import io.syncedstore.api.exec.MutationInvocation;
+import io.syncedstore.api.exec.MutationOutcome;
+import io.syncedstore.api.protocol.Cookie;
+import io.syncedstore.api.protocol.MutationRequest;
+import io.syncedstore.api.protocol.PatchOp;
+import io.syncedstore.api.store.Overlay;
+import io.syncedstore.api.store.Write;
+import io.syncedstore.runtime.journal.InstanceCreated;
+import io.syncedstore.runtime.journal.InstanceEvent;
+import io.syncedstore.runtime.journal.InstanceSnapshot;
+import io.syncedstore.runtime.journal.MutationApplied;
+import io.syncedstore.runtime.journal.MutationFailed;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.Consumer;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.SupervisorStrategy;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.pattern.StatusReply;
+import org.apache.pekko.persistence.typed.PersistenceId;
+import org.apache.pekko.persistence.typed.RecoveryCompleted;
+import org.apache.pekko.persistence.typed.SnapshotAdapter;
+import org.apache.pekko.persistence.typed.javadsl.CommandHandlerWithReply;
+import org.apache.pekko.persistence.typed.javadsl.EventHandler;
+import org.apache.pekko.persistence.typed.javadsl.EventSourcedBehaviorWithEnforcedReplies;
+import org.apache.pekko.persistence.typed.javadsl.ReplyEffect;
+import org.apache.pekko.persistence.typed.javadsl.RetentionCriteria;
+import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
+
+/**
+ * One app instance: the persistent actor that owns the instance's operation log and applies
+ * mutations serially.
+ *
+ * <p>Pushes are group-committed: a push is queued (bounded by {@code max-pending-mutations}) and
+ * a {@code Flush} is sent to self; every push that arrives before that flush is handled, and
+ * every push that arrives while a write is in flight (Pekko stashes them), is run and persisted
+ * together with one {@code persistAll}. Replies go out only after the journal has the events.
+ */
+public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<AppInstance.Command, InstanceEvent, InstanceState> {
+
+  /** Everything an instance accepts. */
+  public sealed interface Command extends JsonSerializable {}
+
+  /**
+   * Push mutations of one client. Mutation ids must be strictly increasing; ids already applied
+   * are acknowledged as duplicates, and the first new id must be the client's last + 1.
+   *
+   * @param clientGroupId the client's group
+   * @param clientId the client
+   * @param userId the authenticated user, or {@code null} for anonymous
+   * @param mutations the mutations, in id order
+   * @param replyTo gets a {@link PushResult} once persisted, or an error ({@link InstanceErrors})
+   */
+  public record Push(String clientGroupId, String clientId, String userId, List<MutationRequest> mutations,
+      ActorRef<StatusReply<PushResult>> replyTo) implements Command {}
+
+  /**
+   * Pull the patch from {@code cookie} to now, and the group's changed last mutation ids.
+   *
+   * @param clientGroupId the client group asking
+   * @param cookie the cookie the group holds, or {@code null}
+   * @param userId the authenticated user (selects the private tier), or {@code null}
+   * @param replyTo gets a {@link PullResult}
+   */
+  public record Pull(String clientGroupId, String cookie, String userId, ActorRef<StatusReply<PullResult>> replyTo)
+      implements Command {}
+
+  /** Stop (passivate) after pending work. */
+  public enum Stop implements Command { INSTANCE }
+
+  /** Persist everything queued. */
+  private enum Flush implements Command { INSTANCE }
+
+  /**
+   * The answer to a push.
+   *
+   * @param lastMutationId the client's last processed mutation id after this push
+   * @param results one per mutation of the push
+   * @param cookie the instance's cookie right after this push was persisted
+   */
+  public record PushResult(long lastMutationId, List<MutationResult> results, String cookie) implements JsonSerializable {}
+
+  /**
+   * What happened to one mutation.
+   *
+   * @param id the mutation id
+   * @param status {@code applied}, {@code failed} or {@code duplicate} (applied by an earlier push)
+   * @param code the error code when failed
+   * @param message the error message when failed
+   */
+  public record MutationResult(long id, String status, ErrorCode code, String message) {
+    static MutationResult applied(long id) {
+      return new MutationResult(id, "applied", null, null);
+    }
+
+    static MutationResult duplicate(long id) {
+      return new MutationResult(id, "duplicate", null, null);
+    }
+  }
+
+  /**
+   * The answer to a pull.
+   *
+   * @param cookie the cookie the patch leads to
+   * @param reset whether the patch starts with {@code clear}
+   * @param lastMutationIdChanges the group's clients whose last mutation id changed since the cookie
+   * @param patch the operations
+   */
+  public record PullResult(String cookie, boolean reset, Map<String, Long> lastMutationIdChanges, List<PatchOp> patch)
+      implements JsonSerializable {}
+
+  /** @return the behavior of instance {@code id} of {@code app} */
+  public static Behavior<Command> create(InstanceId id, AppDefinition app, RuntimeSettings settings) {
+    return Behaviors.setup(context -> new AppInstance(context, id, app, settings));
+  }
+
+  private final ActorContext<Command> context;
+  private final InstanceId id;
+  private final AppDefinition app;
+  private final RuntimeSettings settings;
+  private final MutationExecutor executor;
+  // Command-side only, never part of the persisted state: pushes waiting for the next flush.
+  private final List<Push> queued = new ArrayList<>();
+  private int queuedMutations;
+  private boolean flushScheduled;
+  private final long recoveryStartNanos = System.nanoTime();
+
+  private AppInstance(ActorContext<Command> context, InstanceId id, AppDefinition app, RuntimeSettings settings) {
+    super(PersistenceId.ofUniqueId(id.persistenceId()),
+        SupervisorStrategy.restartWithBackoff(Duration.ofMillis(200), Duration.ofSeconds(10), 0.2));
+    this.context = context;
+    this.id = id;
+    this.app = app;
+    this.settings = settings;
+    this.executor = new MutationExecutor(app, true);
+  }
+
+  @Override
+  public InstanceState emptyState() {
+    return new InstanceState(settings.maxTombstones());
+  }
+
+  @Override
+  public CommandHandlerWithReply<Command, InstanceEvent, InstanceState> commandHandler() {
+    return newCommandHandlerWithReplyBuilder().forAnyState()
+        .onCommand(Push.class, this::onPush)
+        .onCommand(Pull.class, this::onPull)
+        .onCommand(Flush.class, this::onFlush)
+        .onCommand(Stop.class, this::onStop)
+        .build();
+  }
+
+  @Override
+  public EventHandler<InstanceState, InstanceEvent> eventHandler() {
+    return newEventHandlerBuilder().forAnyState().onAnyEvent(InstanceState::apply);
+  }
+
+  @Override
+  public RetentionCriteria retentionCriteria() {
+    return RetentionCriteria.snapshotEvery(settings.snapshotEvery(), settings.keepSnapshots());
+  }
+
+  @Override
+  public SnapshotAdapter<InstanceState> snapshotAdapter() {
+    return new SnapshotAdapter<>() {
+      @Override
+      public Object toJournal(InstanceState state) {
+        return state.toSnapshot(); // called on the actor's thread: the copy is taken before the store serializes it
+      }
+
+      @Override
+      public InstanceState fromJournal(Object from) {
+        return InstanceState.fromSnapshot((InstanceSnapshot) from, settings.maxTombstones());
+      }
+    };
+  }
+
+  @Override
+  public SignalHandler<InstanceState> signalHandler() {
+    return newSignalHandlerBuilder()
+        .onSignal(RecoveryCompleted.instance(), state -> context.getLog().info(
+            "instance [{}] recovered at version [{}] with [{}] entries in [{}] ms", id, state.version(),
+            state.store().liveRows(), (System.nanoTime() - recoveryStartNanos) / 1_000_000))
+        .build();
+  }
+
+  private ReplyEffect<InstanceEvent, InstanceState> onPush(InstanceState state, Push push) {
+    SyncException invalid = validate(push);
+    if (invalid != null) {
+      return Effect().reply(push.replyTo(), InstanceErrors.reply(invalid));
+    }
+    if (queuedMutations + push.mutations().size() > settings.maxPendingMutations()) {
+      return Effect().reply(push.replyTo(), InstanceErrors.reply(ErrorCode.OVERLOADED,
+          "instance " + id + " has " + queuedMutations + " mutations waiting to be persisted; retry later"));
+    }
+    queued.add(push);
+    queuedMutations += push.mutations().size();
+    if (!flushScheduled) {
+      flushScheduled = true;
+      context.getSelf().tell(Flush.INSTANCE);
+    }
+    return Effect().noReply();
+  }
+
+  private SyncException validate(Push push) {
+    if (push.clientId() == null || push.clientId().isEmpty() || push.clientGroupId() == null || push.clientGroupId().isEmpty()) {
+      return new SyncException(ErrorCode.BAD_REQUEST, "a push needs a clientId and a clientGroupId");
+    }
+    if (push.mutations().size() > settings.maxMutationsPerPush()) {
+      return new SyncException(ErrorCode.BAD_REQUEST,
+          "a push may carry at most " + settings.maxMutationsPerPush() + " mutations, got " + push.mutations().size());
+    }
+    long previous = 0;
+    for (MutationRequest m : push.mutations()) {
+      if (m.id() <= 0) {
+        return new SyncException(ErrorCode.BAD_REQUEST, "mutation ids start at 1, got " + m.id());
+      }
+      if (m.id() <= previous) {
+        return new SyncException(ErrorCode.BAD_REQUEST,
+            "mutation ids in a push must increase; " + m.id() + " follows " + previous);
+      }
+      previous = m.id();
+    }
+    return null;
+  }
+
+  private ReplyEffect<InstanceEvent, InstanceState> onFlush(InstanceState state, Flush flush) {
+    flushScheduled = false;
+    if (queued.isEmpty()) {
+      return Effect().noReply();
+    }
+    List<Push> batch = List.copyOf(queued);
+    queued.clear();
+    queuedMutations = 0;
+
+    List<InstanceEvent> events = new ArrayList<>();
+    if (state.epoch() == null) {
+      events.add(created());
+    }
+    List<Consumer<InstanceState>> replies = new ArrayList<>(batch.size());
+    Overlay pendingWrites = new Overlay(state.store());
+    Map<String, InstanceState.ClientRecord> pendingClients = new HashMap<>();
+    for (Push push : batch) {
+      InstanceState.ClientRecord client = pendingClients.getOrDefault(push.clientId(), state.client(push.clientId()));
+      SyncException refused = refuse(push, client);
+      if (refused != null) {
+        replies.add(s -> push.replyTo().tell(InstanceErrors.reply(refused)));
+        continue;
+      }
+      long last = client == null ? 0 : client.lastMutationId();
+      List<MutationResult> results = new ArrayList<>(push.mutations().size());
+      for (MutationRequest m : push.mutations()) {
+        if (m.id() <= last) {
+          results.add(MutationResult.duplicate(m.id()));
+          continue;
+        }
+        MutationInvocation invocation = new MutationInvocation(push.clientId(), m.id(), m.name(), m.args(), push.userId(), m.timestamp());
+        MutationOutcome outcome = executor.run(pendingWrites, invocation);
+        if (outcome instanceof MutationOutcome.Applied applied) {
+          for (Write w : applied.writes()) {
+            pendingWrites.write(w);
+          }
+          events.add(new MutationApplied(push.clientGroupId(), push.clientId(), m.id(), m.name(), m.args(),
+              push.userId(), m.timestamp(), applied.writes(), applied.actions()));
+          results.add(MutationResult.applied(m.id()));
+        } else if (outcome instanceof MutationOutcome.Failed failed) {
+          events.add(new MutationFailed(push.clientGroupId(), push.clientId(), m.id(), m.name(), m.args(),
+              push.userId(), m.timestamp(), failed.code(), failed.message()));
+          results.add(new MutationResult(m.id(), "failed", failed.code(), failed.message()));
+          context.getLog().debug("instance [{}] mutation [{}] #{} of client [{}] failed: {}", id, m.name(), m.id(),
+              push.clientId(), failed.code());
+        }
+        last = m.id();
+      }
+      long lastMutationId = last;
+      pendingClients.put(push.clientId(), new InstanceState.ClientRecord(push.clientGroupId(), push.userId(), last, 0));
+      replies.add(s -> push.replyTo().tell(StatusReply.success(new PushResult(lastMutationId, results, s.cookie().toString()))));
+    }
+    Consumer<InstanceState> replyAll = s -> replies.forEach(r -> r.accept(s));
+    if (events.isEmpty()) {
+      return Effect().none().thenRun(replyAll::accept).thenNoReply();
+    }
+    return Effect().persist(events).thenRun(replyAll::accept).thenNoReply();
+  }
+
+  /** Why {@code push} may not be applied at all, or {@code null}: checked against the state including earlier pushes of the batch. */
+  private SyncException refuse(Push push, InstanceState.ClientRecord client) {
+    if (client != null && !Objects.equals(client.userId(), push.userId())) {
+      return new SyncException(ErrorCode.CLIENT_OWNED_BY_OTHER_USER,
+          "client " + push.clientId() + " belongs to another user; a client id is used by one user only");
+    }
+    if (client != null && !client.clientGroupId().equals(push.clientGroupId())) {
+      return new SyncException(ErrorCode.BAD_REQUEST,
+          "client " + push.clientId() + " belongs to client group " + client.clientGroupId() + ", not " + push.clientGroupId());
+    }
+    long last = client == null ? 0 : client.lastMutationId();
+    for (MutationRequest m : push.mutations()) {
+      if (m.id() > last) {
+        if (m.id() != last + 1) {
+          return new SyncException(ErrorCode.MUTATION_ID_GAP, "client " + push.clientId() + ": expected mutation id "
+              + (last + 1) + ", got " + m.id() + "; nothing in this push was applied");
+        }
+        last = m.id();
+      }
+    }
+    return null;
+  }
+
+  private ReplyEffect<InstanceEvent, InstanceState> onPull(InstanceState state, Pull pull) {
+    Cookie cookie;
+    try {
+      cookie = Cookie.parse(pull.cookie());
+    } catch (SyncException e) {
+      return Effect().reply(pull.replyTo(), InstanceErrors.reply(e));
+    }
+    if (state.epoch() == null) {
+      return Effect().persist(created()).thenReply(pull.replyTo(), s -> StatusReply.success(pullResult(s, cookie, pull)));
+    }
+    return Effect().reply(pull.replyTo(), StatusReply.success(pullResult(state, cookie, pull)));
+  }
+
+  private static PullResult pullResult(InstanceState state, Cookie cookie, Pull pull) {
+    InstanceState.Patch patch = state.patchSince(cookie, pull.clientGroupId(), pull.userId());
+    return new PullResult(patch.cookie().toString(), patch.reset(), patch.lastMutationIdChanges(), patch.ops());
+  }
+
+  private ReplyEffect<InstanceEvent, InstanceState> onStop(InstanceState state, Stop stop) {
+    if (!queued.isEmpty()) {
+      context.getSelf().tell(Stop.INSTANCE); // after the flush already in the mailbox
+      return Effect().noReply();
+    }
+    return Effect().stop().thenNoReply();
+  }
+
+  private InstanceCreated created() {
+    byte[] epoch = new byte[6];
+    ThreadLocalRandom.current().nextBytes(epoch);
+    return new InstanceCreated(HexFormat.of().formatHex(epoch), app.name(), app.schemaVersion(), System.currentTimeMillis());
+  }
+}

@@ -1,0 +1,144 @@
+package io.syncedstore.runtime;
+
+import io.syncedstore.api.AppDefinition;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.HashMap;
+import java.util.Map;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
+
+/**
+ * The single-node home of instances: starts an {@link AppInstance} on its first command, routes
+ * commands to it, and passivates it after {@code idle-timeout} without commands. While an
+ * instance is stopping, commands for it wait here (bounded) and go to its successor, so nothing
+ * is lost to a passivation race. The cluster profile replaces this with Cluster Sharding.
+ */
+public final class InstanceRegistry extends AbstractBehavior<InstanceRegistry.Command> {
+
+  /** What the registry accepts. */
+  public sealed interface Command {}
+
+  /**
+   * Deliver {@code command} to instance {@code id}, starting it if needed. The app must be one
+   * the registry was created with; callers check that first.
+   *
+   * @param id the instance
+   * @param command the command
+   */
+  public record Deliver(InstanceId id, AppInstance.Command command) implements Command {}
+
+  private record Stopped(InstanceId id) implements Command {}
+
+  private enum Tick implements Command { INSTANCE }
+
+  /** Commands waiting for a stopping instance beyond this many are dropped (their asks time out). */
+  private static final int MAX_WAITING = 10_000;
+
+  private static final class Child {
+    final ActorRef<AppInstance.Command> ref;
+    long lastActivityNanos = System.nanoTime();
+    boolean stopping;
+    final ArrayDeque<AppInstance.Command> waiting = new ArrayDeque<>();
+
+    Child(ActorRef<AppInstance.Command> ref) {
+      this.ref = ref;
+    }
+  }
+
+  /** @return a registry serving {@code apps} */
+  public static Behavior<Command> create(Map<String, AppDefinition> apps, RuntimeSettings settings) {
+    return Behaviors.setup(context -> Behaviors.withTimers(timers -> new InstanceRegistry(context, timers, apps, settings)));
+  }
+
+  private final Map<String, AppDefinition> apps;
+  private final RuntimeSettings settings;
+  private final Map<InstanceId, Child> children = new HashMap<>();
+
+  private InstanceRegistry(ActorContext<Command> context, TimerScheduler<Command> timers, Map<String, AppDefinition> apps,
+      RuntimeSettings settings) {
+    super(context);
+    this.apps = Map.copyOf(apps);
+    this.settings = settings;
+    Duration check = settings.idleTimeout().dividedBy(4);
+    timers.startTimerWithFixedDelay(Tick.INSTANCE, check.isZero() ? Duration.ofMillis(100) : check);
+  }
+
+  @Override
+  public Receive<Command> createReceive() {
+    return newReceiveBuilder()
+        .onMessage(Deliver.class, this::onDeliver)
+        .onMessage(Stopped.class, this::onStopped)
+        .onMessageEquals(Tick.INSTANCE, this::onTick)
+        .build();
+  }
+
+  private Behavior<Command> onDeliver(Deliver d) {
+    Child child = children.get(d.id());
+    if (child == null) {
+      child = start(d.id());
+      if (child == null) {
+        return this;
+      }
+    }
+    child.lastActivityNanos = System.nanoTime();
+    if (child.stopping) {
+      if (child.waiting.size() < MAX_WAITING) {
+        child.waiting.add(d.command());
+      } else {
+        getContext().getLog().warn("instance [{}] is stopping and [{}] commands wait for it; dropping one", d.id(), MAX_WAITING);
+      }
+    } else {
+      child.ref.tell(d.command());
+    }
+    return this;
+  }
+
+  private Child start(InstanceId id) {
+    AppDefinition app = apps.get(id.app());
+    if (app == null) {
+      getContext().getLog().warn("no app [{}]; dropping a command for [{}]", id.app(), id);
+      return null;
+    }
+    ActorRef<AppInstance.Command> ref = getContext().spawn(AppInstance.create(id, app, settings), actorName(id));
+    getContext().watchWith(ref, new Stopped(id));
+    Child child = new Child(ref);
+    children.put(id, child);
+    return child;
+  }
+
+  private Behavior<Command> onStopped(Stopped s) {
+    Child old = children.remove(s.id());
+    if (old != null && !old.waiting.isEmpty()) {
+      Child fresh = start(s.id());
+      if (fresh != null) {
+        old.waiting.forEach(fresh.ref::tell);
+      }
+    }
+    return this;
+  }
+
+  private Behavior<Command> onTick() {
+    long idleNanos = settings.idleTimeout().toNanos();
+    long now = System.nanoTime();
+    for (Map.Entry<InstanceId, Child> e : children.entrySet()) {
+      Child child = e.getValue();
+      if (!child.stopping && now - child.lastActivityNanos >= idleNanos) {
+        getContext().getLog().debug("passivating idle instance [{}]", e.getKey());
+        child.stopping = true;
+        child.ref.tell(AppInstance.Stop.INSTANCE);
+      }
+    }
+    return this;
+  }
+
+  /** @return a unique, valid actor name for {@code id} (app and instance ids use only name-safe characters) */
+  private static String actorName(InstanceId id) {
+    return id.app() + "~" + id.instanceId();
+  }
+}

@@ -1,0 +1,182 @@
+package io.syncedstore.runtime;
+
+import io.syncedstore.api.protocol.Cookie;
+import io.syncedstore.api.protocol.PatchOp;
+import io.syncedstore.api.store.EntryStore;
+import io.syncedstore.api.store.Row;
+import io.syncedstore.api.store.TableAddress;
+import io.syncedstore.api.store.Write;
+import io.syncedstore.api.Tier;
+import io.syncedstore.runtime.journal.InstanceCreated;
+import io.syncedstore.runtime.journal.InstanceEvent;
+import io.syncedstore.runtime.journal.InstanceSnapshot;
+import io.syncedstore.runtime.journal.MutationApplied;
+import io.syncedstore.runtime.journal.MutationFailed;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The state of one instance: its entries, its version, and every client's last mutation id.
+ *
+ * <p>Deliberately mutable: copying a store of many entries on every event would make each write
+ * cost O(entries). It is safe because one actor owns it, only {@link #apply} (called from the
+ * event handler) changes it, and snapshots go through {@link #toSnapshot()}, which copies.
+ */
+public final class InstanceState {
+  /**
+   * One client's position.
+   *
+   * @param clientGroupId its group
+   * @param userId the user that owns the client id, or {@code null}
+   * @param lastMutationId the last processed mutation id
+   * @param version the instance version at which that last changed
+   */
+  public record ClientRecord(String clientGroupId, String userId, long lastMutationId, long version) {}
+
+  private final int maxTombstones;
+  private String epoch;
+  private long version;
+  private final EntryStore store;
+  private final Map<String, ClientRecord> clients = new HashMap<>();
+  private final Map<String, Map<String, ClientRecord>> groups = new HashMap<>();
+
+  /** @param maxTombstones tombstones kept before pruning the oldest */
+  public InstanceState(int maxTombstones) {
+    this(maxTombstones, null, 0, new EntryStore());
+  }
+
+  private InstanceState(int maxTombstones, String epoch, long version, EntryStore store) {
+    this.maxTombstones = maxTombstones;
+    this.epoch = epoch;
+    this.version = version;
+    this.store = store;
+  }
+
+  /** @return the epoch, or {@code null} before the instance's first event */
+  public String epoch() {
+    return epoch;
+  }
+
+  /** @return the version: the number of events applied */
+  public long version() {
+    return version;
+  }
+
+  /** @return the entries; read-only for everyone but {@link #apply} */
+  public EntryStore store() {
+    return store;
+  }
+
+  /** @return {@code clientId}'s record, or {@code null} if it never pushed */
+  public ClientRecord client(String clientId) {
+    return clients.get(clientId);
+  }
+
+  /** @return the current cookie */
+  public Cookie cookie() {
+    return new Cookie(epoch, version);
+  }
+
+  /** Applies {@code event}. The only place state changes; no side effects. */
+  public InstanceState apply(InstanceEvent event) {
+    if (event instanceof MutationApplied e) {
+      version++;
+      for (Write w : e.writes()) {
+        store.apply(w, version);
+      }
+      putClient(e.clientId(), new ClientRecord(e.clientGroupId(), e.userId(), e.mutationId(), version));
+      store.pruneTombstones(maxTombstones);
+    } else if (event instanceof MutationFailed e) {
+      version++;
+      putClient(e.clientId(), new ClientRecord(e.clientGroupId(), e.userId(), e.mutationId(), version));
+    } else if (event instanceof InstanceCreated e) {
+      epoch = e.epoch();
+    }
+    return this;
+  }
+
+  private void putClient(String clientId, ClientRecord record) {
+    clients.put(clientId, record);
+    groups.computeIfAbsent(record.clientGroupId(), g -> new HashMap<>()).put(clientId, record);
+  }
+
+  /**
+   * The patch that brings a client of {@code userId} from {@code from} to the current version:
+   * changed entries since {@code from}, or a {@code clear} and everything visible when
+   * {@code from} is absent, from another epoch, in the future, or behind the tombstone horizon.
+   * Public rows and {@code userId}'s own private rows only; never server-only rows.
+   */
+  public Patch patchSince(Cookie from, String clientGroupId, String userId) {
+    boolean reset = from == null || !from.epoch().equals(epoch) || from.version() > version || from.version() < store.horizon();
+    List<PatchOp> ops = new ArrayList<>();
+    if (reset) {
+      ops.add(PatchOp.CLEAR);
+      store.forEachLive(c -> {
+        String tier = visibleTier(c.table(), userId);
+        if (tier != null) {
+          ops.add(put(tier, c.table(), c.row()));
+        }
+      });
+    } else {
+      store.forEachChangeSince(from.version(), c -> {
+        String tier = visibleTier(c.table(), userId);
+        if (tier != null) {
+          Row row = c.row();
+          ops.add(row.isDeleted() ? PatchOp.del(tier, c.table().table(), row.itemKey()) : put(tier, c.table(), row));
+        }
+      });
+    }
+    Map<String, Long> lastMutationIdChanges = new LinkedHashMap<>();
+    long since = reset ? -1 : from.version();
+    groups.getOrDefault(clientGroupId, Map.of()).forEach((clientId, record) -> {
+      if (record.version() > since) {
+        lastMutationIdChanges.put(clientId, record.lastMutationId());
+      }
+    });
+    return new Patch(cookie(), reset, ops, lastMutationIdChanges);
+  }
+
+  private static PatchOp put(String tier, TableAddress table, Row row) {
+    return PatchOp.put(tier, table.table(), row.itemKey(), row.sortKey(), row.value());
+  }
+
+  /** @return the wire tier of {@code table} if {@code userId} may see it, else {@code null} */
+  static String visibleTier(TableAddress table, String userId) {
+    if (table.tier() == Tier.PUBLIC) {
+      return "public";
+    }
+    if (table.tier() == Tier.PRIVATE && table.owner().equals(userId)) {
+      return "private";
+    }
+    return null;
+  }
+
+  /**
+   * A patch and where it leads.
+   *
+   * @param cookie the cookie after the patch
+   * @param reset whether the patch starts with {@code clear}
+   * @param ops the operations
+   * @param lastMutationIdChanges last mutation ids of the group's clients that changed
+   */
+  public record Patch(Cookie cookie, boolean reset, List<PatchOp> ops, Map<String, Long> lastMutationIdChanges) {}
+
+  /** @return an immutable copy of this state for a snapshot */
+  public InstanceSnapshot toSnapshot() {
+    List<InstanceSnapshot.ClientSnapshot> cs = new ArrayList<>(clients.size());
+    clients.forEach((id, r) -> cs.add(new InstanceSnapshot.ClientSnapshot(id, r.clientGroupId(), r.userId(), r.lastMutationId(), r.version())));
+    return new InstanceSnapshot(epoch, version, store.export(), List.copyOf(cs));
+  }
+
+  /** @return the state {@code snapshot} describes */
+  public static InstanceState fromSnapshot(InstanceSnapshot snapshot, int maxTombstones) {
+    InstanceState state = new InstanceState(maxTombstones, snapshot.epoch(), snapshot.version(), EntryStore.restore(snapshot.store()));
+    for (InstanceSnapshot.ClientSnapshot c : snapshot.clients()) {
+      state.putClient(c.clientId(), new ClientRecord(c.clientGroupId(), c.userId(), c.lastMutationId(), c.version()));
+    }
+    return state;
+  }
+}

@@ -1,0 +1,28 @@
+package io.syncedstore.runtime.journal;
+
+import io.syncedstore.api.store.EntryStore;
+import io.syncedstore.runtime.JsonSerializable;
+import java.util.List;
+
+/**
+ * The whole state of an instance as a snapshot stores it. Like events, a long-lived contract.
+ *
+ * @param epoch the instance's epoch, {@code null} before it was created
+ * @param version the instance's version
+ * @param store every row and tombstone, and the tombstone horizon
+ * @param clients every client's last mutation id
+ */
+public record InstanceSnapshot(String epoch, long version, EntryStore.Exported store, List<ClientSnapshot> clients)
+    implements JsonSerializable {
+
+  /**
+   * One client's record.
+   *
+   * @param clientId the client
+   * @param clientGroupId its group
+   * @param userId the user that owns the client id, or {@code null}
+   * @param lastMutationId the last mutation id processed
+   * @param version the instance version at which it last changed
+   */
+  public record ClientSnapshot(String clientId, String clientGroupId, String userId, long lastMutationId, long version) {}
+}
