@@ -1,0 +1,133 @@
+package io.syncedstore.persistence;
+
+import com.typesafe.config.Config;
+import io.syncedstore.api.AppDefinition;
+import io.syncedstore.api.ErrorCode;
+import io.syncedstore.api.SyncException;
+import io.syncedstore.api.protocol.MutationRequest;
+import io.syncedstore.runtime.AppInstance;
+import io.syncedstore.runtime.InstanceErrors;
+import io.syncedstore.runtime.InstanceId;
+import io.syncedstore.runtime.InstanceRegistry;
+import io.syncedstore.runtime.RuntimeSettings;
+import java.time.Duration;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
+
+/**
+ * One node's engine: the actor system, the journal database and the registry of instances, with
+ * {@link CompletionStage} methods to push and pull. The HTTP gateway, the tests and the
+ * benchmarks all start the engine through here.
+ */
+public final class SyncEngine implements AutoCloseable {
+  private final ActorSystem<InstanceRegistry.Command> system;
+  private final Map<String, AppDefinition> apps;
+  private final RuntimeSettings settings;
+
+  private SyncEngine(ActorSystem<InstanceRegistry.Command> system, Map<String, AppDefinition> apps, RuntimeSettings settings) {
+    this.system = system;
+    this.apps = apps;
+    this.settings = settings;
+  }
+
+  /**
+   * Prepares the database and starts an actor system serving {@code apps}.
+   *
+   * @param config the complete, resolved configuration (for example {@code ConfigFactory.load()})
+   * @param apps the apps to serve; names must be unique
+   * @param name the actor system's name
+   */
+  public static SyncEngine start(Config config, Collection<AppDefinition> apps, String name) {
+    Map<String, AppDefinition> byName = new LinkedHashMap<>();
+    for (AppDefinition app : apps) {
+      if (byName.put(app.name(), app) != null) {
+        throw new IllegalArgumentException("two apps are called " + app.name());
+      }
+    }
+    DatabaseSetup.prepare(config);
+    RuntimeSettings settings = RuntimeSettings.from(config);
+    ActorSystem<InstanceRegistry.Command> system = ActorSystem.create(InstanceRegistry.create(byName, settings), name, config);
+    return new SyncEngine(system, Map.copyOf(byName), settings);
+  }
+
+  /** @return the actor system */
+  public ActorSystem<InstanceRegistry.Command> system() {
+    return system;
+  }
+
+  /** @return the engine's settings */
+  public RuntimeSettings settings() {
+    return settings;
+  }
+
+  /** @return app {@code name}, if served */
+  public Optional<AppDefinition> app(String name) {
+    return Optional.ofNullable(apps.get(name));
+  }
+
+  /** @return the apps served, by name */
+  public Map<String, AppDefinition> apps() {
+    return apps;
+  }
+
+  /**
+   * Pushes mutations of one client to an instance.
+   *
+   * @return the result once persisted; fails with a {@link SyncException}
+   */
+  public CompletionStage<AppInstance.PushResult> push(InstanceId id, String clientGroupId, String clientId, String userId,
+      List<MutationRequest> mutations) {
+    return ask(id, replyTo -> new AppInstance.Push(clientGroupId, clientId, userId, List.copyOf(mutations), replyTo));
+  }
+
+  /**
+   * Pulls the patch from {@code cookie} for a client group of {@code userId}.
+   *
+   * @return the patch; fails with a {@link SyncException}
+   */
+  public CompletionStage<AppInstance.PullResult> pull(InstanceId id, String clientGroupId, String cookie, String userId) {
+    return ask(id, replyTo -> new AppInstance.Pull(clientGroupId, cookie, userId, replyTo));
+  }
+
+  private <T> CompletionStage<T> ask(InstanceId id,
+      java.util.function.Function<org.apache.pekko.actor.typed.ActorRef<org.apache.pekko.pattern.StatusReply<T>>, AppInstance.Command> command) {
+    if (!apps.containsKey(id.app())) {
+      return CompletableFuture.failedFuture(new SyncException(ErrorCode.NOT_FOUND, "no app '" + id.app() + "'"));
+    }
+    return AskPattern.<InstanceRegistry.Command, T>askWithStatus(system,
+            replyTo -> new InstanceRegistry.Deliver(id, command.apply(replyTo)), settings.askTimeout(), system.scheduler())
+        .handle((value, error) -> {
+          if (error != null) {
+            throw InstanceErrors.unwrap(error);
+          }
+          return value;
+        });
+  }
+
+  /** Stops the actor system and waits (bounded) until it has terminated and the database is closed. */
+  @Override
+  public void close() {
+    system.terminate();
+    try {
+      system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
+    } catch (TimeoutException e) {
+      throw new IllegalStateException("the actor system did not terminate within 30 s", e);
+    } catch (Exception e) {
+      throw new IllegalStateException("error while stopping the actor system", e);
+    }
+  }
+
+  /** @return how long callers should wait for an instance */
+  public Duration askTimeout() {
+    return settings.askTimeout();
+  }
+}
