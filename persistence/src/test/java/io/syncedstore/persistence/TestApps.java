@@ -53,6 +53,6 @@ final class TestApps {
     overrides.put("synced-store.data-dir", dir.toString());
     overrides.put("synced-store.instance.snapshot-every", snapshotEvery);
     overrides.put("pekko.loglevel", "DEBUG");
-    return ConfigFactory.load(ConfigFactory.parseMap(overrides));
+    return SyncConfig.load(ConfigFactory.parseMap(overrides));
   }
 }

@@ -36,7 +36,10 @@ public final class Values {
     return convert(node, type, what, ErrorCode.INVALID_INPUT);
   }
 
-  static <T> T convert(JsonNode node, Class<T> type, String what, ErrorCode code) {
+  /**
+   * Like {@link #convert(JsonNode, Class, String)}, reporting problems with {@code code}.
+   */
+  public static <T> T convert(JsonNode node, Class<T> type, String what, ErrorCode code) {
     if (type == JsonNode.class) {
       return type.cast(node.deepCopy());
     }

@@ -102,6 +102,7 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
    * @param code the error code when failed
    * @param message the error message when failed
    */
+  @com.fasterxml.jackson.annotation.JsonInclude(com.fasterxml.jackson.annotation.JsonInclude.Include.NON_NULL)
   public record MutationResult(long id, String status, ErrorCode code, String message) {
     static MutationResult applied(long id) {
       return new MutationResult(id, "applied", null, null);

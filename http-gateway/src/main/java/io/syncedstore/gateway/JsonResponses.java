@@ -1,0 +1,72 @@
+package io.syncedstore.gateway;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import io.syncedstore.api.ErrorCode;
+import io.syncedstore.api.Json;
+import io.syncedstore.api.SyncException;
+import io.syncedstore.api.Values;
+import java.util.Map;
+import org.apache.pekko.http.javadsl.model.ContentTypes;
+import org.apache.pekko.http.javadsl.model.HttpEntities;
+import org.apache.pekko.http.javadsl.model.HttpResponse;
+import org.apache.pekko.http.javadsl.model.StatusCode;
+import org.apache.pekko.http.javadsl.model.StatusCodes;
+
+/** JSON bodies in and out, and the mapping of {@link ErrorCode}s to HTTP statuses. */
+final class JsonResponses {
+  private JsonResponses() {}
+
+  /** @return a 200 response carrying {@code body} as JSON */
+  static HttpResponse ok(Object body) {
+    return json(StatusCodes.OK, body);
+  }
+
+  static HttpResponse json(StatusCode status, Object body) {
+    try {
+      return HttpResponse.create().withStatus(status)
+          .withEntity(HttpEntities.create(ContentTypes.APPLICATION_JSON, Json.mapper().writeValueAsBytes(body)));
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException("cannot write a response", e);
+    }
+  }
+
+  /** @return the error response for {@code e}: {@code {"error": {"code": ..., "message": ...}}} */
+  static HttpResponse error(SyncException e) {
+    return error(status(e.code()), e.code(), e.getMessage());
+  }
+
+  static HttpResponse error(StatusCode status, ErrorCode code, String message) {
+    return json(status, Map.of("error", Map.of("code", code.name(), "message", message)));
+  }
+
+  static StatusCode status(ErrorCode code) {
+    return switch (code) {
+      case NOT_FOUND -> StatusCodes.NOT_FOUND;
+      case UNAUTHORIZED -> StatusCodes.UNAUTHORIZED;
+      case CLIENT_OWNED_BY_OTHER_USER -> StatusCodes.FORBIDDEN;
+      case MUTATION_ID_GAP -> StatusCodes.CONFLICT;
+      case OVERLOADED -> StatusCodes.SERVICE_UNAVAILABLE;
+      case TIMEOUT -> StatusCodes.GATEWAY_TIMEOUT;
+      default -> StatusCodes.BAD_REQUEST;
+    };
+  }
+
+  /**
+   * Parses a request body into {@code type}; every required field must be present.
+   *
+   * @throws SyncException {@link ErrorCode#BAD_REQUEST} naming the problem
+   */
+  static <T> T parse(String body, Class<T> type) {
+    JsonNode tree;
+    try {
+      tree = Json.mapper().readTree(body);
+    } catch (JsonProcessingException e) {
+      throw new SyncException(ErrorCode.BAD_REQUEST, "the body is not valid JSON: " + e.getOriginalMessage());
+    }
+    if (tree == null || !tree.isObject()) {
+      throw new SyncException(ErrorCode.BAD_REQUEST, "the body must be a JSON object");
+    }
+    return Values.convert(tree, type, "request", ErrorCode.BAD_REQUEST);
+  }
+}
