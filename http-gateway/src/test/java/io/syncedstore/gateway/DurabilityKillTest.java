@@ -67,7 +67,7 @@ class DurabilityKillTest {
     AtomicInteger ackCount = new AtomicInteger();
     AtomicBoolean killed = new AtomicBoolean();
     List<String> beforeKill;
-    try (ServerProcess server = ServerProcess.start(dataDir)) {
+    try (ServerProcess server = ServerProcess.start(dataDir, firstServerOptions())) {
       List<Thread> pushers = new ArrayList<>();
       for (int c = 0; c < CLIENTS; c++) {
         String client = "client" + c;
@@ -155,6 +155,16 @@ class DurabilityKillTest {
     long expected = sent.values().stream().mapToLong(Long::longValue).sum();
     assertEquals(expected, seen.size(), "one event per mutation sent");
     seen.forEach((k, n) -> assertEquals(1, n, k + " applied " + n + " times"));
+  }
+
+  /**
+   * {@code -Ddurability.jvmOption=...} adds one JVM option to the first server ({@code DATADIR}
+   * stands for its data directory). docs/PERSISTENCE.md uses it to show that H2's default
+   * WRITE_DELAY loses acknowledged mutations.
+   */
+  private String[] firstServerOptions() {
+    String option = System.getProperty("durability.jvmOption");
+    return option == null ? new String[0] : new String[] {option.replace("DATADIR", dataDir.toString())};
   }
 
   private static byte[] decode(byte[] payload) throws Exception {

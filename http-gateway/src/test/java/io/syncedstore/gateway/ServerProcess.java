@@ -27,11 +27,12 @@ final class ServerProcess implements AutoCloseable {
   }
 
   /** Starts {@link Main} on port 0 with its data in {@code dataDir}; returns once it logs that it listens. */
-  static ServerProcess start(Path dataDir) throws Exception {
+  static ServerProcess start(Path dataDir, String... jvmOptions) throws Exception {
     String javaBin = ProcessHandle.current().info().command().orElse("java");
-    List<String> command = List.of(javaBin, "-Xmx512m", "-Dlogback.configurationFile=logback.xml",
-        "-cp", System.getProperty("java.class.path"), Main.class.getName(),
-        "--port", "0", "--data-dir", dataDir.toString());
+    List<String> command = new ArrayList<>(List.of(javaBin, "-Xmx512m", "-Dlogback.configurationFile=logback.xml"));
+    command.addAll(List.of(jvmOptions));
+    command.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName(),
+        "--port", "0", "--data-dir", dataDir.toString()));
     Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
     List<String> output = java.util.Collections.synchronizedList(new ArrayList<>());
     CompletableFuture<Integer> port = new CompletableFuture<>();

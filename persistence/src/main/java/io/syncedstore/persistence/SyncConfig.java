@@ -2,6 +2,8 @@ package io.syncedstore.persistence;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import java.nio.file.Path;
+import java.util.Map;
 
 /**
  * Assembles the complete configuration: the caller's settings (a profile, overrides), then our
@@ -23,6 +25,13 @@ public final class SyncConfig {
       layered = layered.withFallback(ConfigFactory.parseResourcesAnySyntax(resource));
     }
     layered = layered.withFallback(ConfigFactory.parseResourcesAnySyntax("synced-store-persistence-defaults"));
-    return ConfigFactory.load(layered);
+    Config resolved = ConfigFactory.load(layered);
+    // H2 refuses file URLs relative to the working directory, so the data directory is made absolute here, once.
+    Path dataDir = Path.of(resolved.getString("synced-store.data-dir"));
+    if (!dataDir.isAbsolute()) {
+      Config absolute = ConfigFactory.parseMap(Map.of("synced-store.data-dir", dataDir.toAbsolutePath().normalize().toString()));
+      resolved = ConfigFactory.load(absolute.withFallback(layered));
+    }
+    return resolved;
   }
 }
