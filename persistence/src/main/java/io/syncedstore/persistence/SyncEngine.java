@@ -105,12 +105,14 @@ public final class SyncEngine implements AutoCloseable {
     }
     return AskPattern.<InstanceRegistry.Command, T>askWithStatus(system,
             replyTo -> new InstanceRegistry.Deliver(id, command.apply(replyTo)), settings.askTimeout(), system.scheduler())
-        .handle((value, error) -> {
+        // Async: the reply completes this future on the instance's own thread; callers' continuations
+        // (HTTP responses, the next push) must not run there and stall the instance.
+        .handleAsync((value, error) -> {
           if (error != null) {
             throw InstanceErrors.unwrap(error);
           }
           return value;
-        });
+        }, system.executionContext());
   }
 
   /** Stops the actor system and waits (bounded) until it has terminated and the database is closed. */

@@ -16,7 +16,7 @@ import java.nio.charset.StandardCharsets;
 /**
  * The one configured {@link ObjectMapper} for app values, mutation inputs and wire messages.
  * Strict on input: unknown fields, nulls for primitives, floats for integers and scalar coercions
- * ({@code "1"} for a number, {@code 1} for a string) are errors, so the server and the client
+ * ({@code "1"} for a number, {@code 1} for a string, {@code 0} for an enum) are errors, so the server and the client
  * accept exactly the same inputs.
  */
 public final class Json {
@@ -35,6 +35,7 @@ public final class Json {
         .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
         .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
         .disable(DeserializationFeature.ACCEPT_FLOAT_AS_INT)
+        .enable(DeserializationFeature.FAIL_ON_NUMBERS_FOR_ENUMS)
         .disable(MapperFeature.ALLOW_COERCION_OF_SCALARS)
         .disable(SerializationFeature.FAIL_ON_EMPTY_BEANS)
         .build();

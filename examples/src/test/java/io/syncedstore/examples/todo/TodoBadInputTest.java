@@ -277,9 +277,8 @@ class TodoBadInputTest {
   }
 
   /**
-   * PRODUCTION BUG (Json.mapper(), used by MutationContextImpl.TableImpl.set): the todo contract
-   * says theme is "light" | "dark", but a number is accepted as the enum's ordinal and stored
-   * verbatim, so {@code settings/theme = 0} is persisted and sent to every client.
+   * Regression: the todo contract says theme is "light" | "dark"; a number must not be accepted
+   * as the enum's ordinal and stored verbatim.
    */
   @Test
   void themeRejectsNumbers() {

@@ -16,12 +16,15 @@ import io.syncedstore.api.TierTables;
 import io.syncedstore.api.Values;
 import io.syncedstore.api.store.Overlay;
 import io.syncedstore.api.store.Row;
+import io.syncedstore.api.store.RowRef;
 import io.syncedstore.api.store.Scans;
 import io.syncedstore.api.store.TableAddress;
 import io.syncedstore.api.store.Write;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 
 /** The {@link MutationContext} of one run: tables over an overlay, limits checked on every write. */
 final class MutationContextImpl implements MutationContext {
@@ -30,6 +33,8 @@ final class MutationContextImpl implements MutationContext {
   private final MutationInvocation invocation;
   private final boolean isServer;
   private final List<EnqueuedAction> actions = new ArrayList<>();
+  /** Server-only entries written on the client: dropped, but counted, so both sides enforce the same write limit. */
+  private final Set<RowRef> droppedWrites = new HashSet<>();
 
   MutationContextImpl(AppDefinition app, Overlay overlay, MutationInvocation invocation, boolean isServer) {
     this.app = app;
@@ -193,14 +198,17 @@ final class MutationContextImpl implements MutationContext {
     }
 
     private void record(Write write, Limits limits) {
-      if (invisible()) {
-        return;
-      }
-      if (!overlay.touches(address, write.itemKey()) && overlay.writeCount() >= limits.maxWritesPerMutation()) {
+      RowRef ref = new RowRef(address, write.itemKey());
+      boolean newEntry = invisible() ? !droppedWrites.contains(ref) : !overlay.touches(address, write.itemKey());
+      if (newEntry && overlay.writeCount() + droppedWrites.size() >= limits.maxWritesPerMutation()) {
         throw new SyncException(ErrorCode.TOO_MANY_WRITES,
             "mutation " + invocation.name() + " writes more than " + limits.maxWritesPerMutation() + " entries");
       }
-      overlay.write(write);
+      if (invisible()) {
+        droppedWrites.add(ref);
+      } else {
+        overlay.write(write);
+      }
     }
 
     private void checkWritable() {

@@ -188,7 +188,7 @@ public final class EntryStore implements StoreView {
       for (Row row : table.getValue().byItem.values()) {
         rows.add(new StoredRow(row.isDeleted()
             ? Write.delete(table.getKey(), row.itemKey())
-            : Write.put(table.getKey(), row.itemKey(), row.sortKey(), row.value()), row.version()));
+            : Write.put(table.getKey(), row.itemKey(), row.sortKey(), row.value().deepCopy()), row.version()));
       }
     }
     return new Exported(horizon, List.copyOf(rows));

@@ -24,7 +24,8 @@ public final class Overlay implements StoreView {
 
   private final StoreView parent;
   private final Map<TableAddress, TableWrites> tables = new LinkedHashMap<>();
-  private int writeCount;
+  /** Every entry's latest write, in the order entries were first written (re-putting a key keeps its place). */
+  private final Map<RowRef, Write> order = new LinkedHashMap<>();
 
   /** @param parent what this overlay's writes sit on */
   public Overlay(StoreView parent) {
@@ -33,14 +34,13 @@ public final class Overlay implements StoreView {
 
   /** Records {@code write}, replacing any earlier write of the same entry in this overlay. */
   public void write(Write write) {
-    TableWrites t = tables.computeIfAbsent(write.address(), a -> new TableWrites());
-    Write previous = t.byItem.remove(write.itemKey());
-    if (previous == null) {
-      writeCount++;
-    } else if (!previous.isDelete()) {
+    TableAddress address = write.address();
+    TableWrites t = tables.computeIfAbsent(address, a -> new TableWrites());
+    Write previous = t.byItem.put(write.itemKey(), write);
+    if (previous != null && !previous.isDelete()) {
       t.puts.remove(new EntryKey(previous.sortKey(), previous.itemKey()));
     }
-    t.byItem.put(write.itemKey(), write);
+    order.put(new RowRef(address, write.itemKey()), write);
     if (!write.isDelete()) {
       t.puts.put(new EntryKey(write.sortKey(), write.itemKey()), new Row(write.sortKey(), write.itemKey(), write.value(), -1));
     }
@@ -54,16 +54,12 @@ public final class Overlay implements StoreView {
 
   /** @return the number of distinct entries written */
   public int writeCount() {
-    return writeCount;
+    return order.size();
   }
 
   /** @return the writes, one per entry, in the order entries were first written */
   public List<Write> writes() {
-    List<Write> out = new ArrayList<>(writeCount);
-    for (TableWrites t : tables.values()) {
-      out.addAll(t.byItem.values());
-    }
-    return out;
+    return new ArrayList<>(order.values());
   }
 
   @Override

@@ -179,11 +179,8 @@ class MutationValidationTest {
   }
 
   /**
-   * PRODUCTION BUG (MutationContextImpl.TableImpl.set -> Values.convert with Json.mapper()): an
-   * enum-typed value accepts a JSON number (taken as the constant's ordinal), so {@code 1} is
-   * stored verbatim as the value of a {@code Mode} item although the enum's JSON form is a
-   * string. Json's Javadoc promises no scalar coercions; the mapper lacks
-   * {@code DeserializationFeature.FAIL_ON_NUMBERS_FOR_ENUMS}.
+   * Regression: an enum-typed value must not accept a JSON number (Jackson's default reads it as
+   * the constant's ordinal); Json's mapper enables {@code FAIL_ON_NUMBERS_FOR_ENUMS}.
    */
   @Test
   void enumValuesRejectNumbers() {

@@ -215,9 +215,8 @@ class OverlaySemanticsTest {
   }
 
   /**
-   * PRODUCTION BUG (Overlay.writes / MutationOutcome.Applied.writes): documented as "one write per
-   * entry, in the order entries were first written", but rewriting an entry moves it to the end
-   * (Overlay.write removes and re-inserts it in a LinkedHashMap).
+   * Regression: writes are documented as "one write per entry, in the order entries were first
+   * written"; rewriting an entry must not move it to the end.
    */
   @Test
   void writesKeepFirstWriteOrderWhenAnEntryIsRewritten() {
@@ -230,8 +229,7 @@ class OverlaySemanticsTest {
   }
 
   /**
-   * PRODUCTION BUG (Overlay.writes): writes are grouped by table rather than kept in first-write
-   * order across tables.
+   * Regression: first-write order holds across tables (writes must not be grouped by table).
    */
   @Test
   void writesKeepFirstWriteOrderAcrossTables() {

@@ -299,9 +299,8 @@ class EntryStoreTest {
   }
 
   /**
-   * PRODUCTION BUG (EntryStore.export): its Javadoc promises "a copy of this store that shares
-   * nothing mutable with it", but the exported writes hold the very same (mutable) JsonNode
-   * instances as the live rows, so changing a value in a snapshot changes the store.
+   * Regression: export() promises "a copy of this store that shares nothing mutable with it", so
+   * changing a value in an exported snapshot must not change the store.
    */
   @Test
   void exportSharesNoMutableValueWithTheStore() {
