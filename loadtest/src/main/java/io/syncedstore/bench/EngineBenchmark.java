@@ -56,14 +56,21 @@ public final class EngineBenchmark implements Callable<Integer> {
   @Option(names = "--seconds", description = "measured seconds per engine run (default ${DEFAULT-VALUE})")
   int seconds = 5;
 
-  @Option(names = "--warmup-seconds", description = "unmeasured seconds before each engine run (default ${DEFAULT-VALUE})")
-  int warmupSeconds = 3;
+  @Option(names = "--warmup-seconds", description = "unmeasured seconds of load before anything is measured, so the JIT"
+      + " has compiled the hot paths; on 2 cores the compiler otherwise takes half the CPU of a short run (default ${DEFAULT-VALUE})")
+  int warmupSeconds = 20;
+
+  /** Unmeasured seconds at the start of every engine run (a fresh instance and database). */
+  private static final int RUN_WARMUP_SECONDS = 2;
 
   @Option(names = "--clients", split = ",", description = "concurrent clients per engine run (default ${DEFAULT-VALUE})")
   List<Integer> clients = List.of(1, 10, 100);
 
   @Option(names = "--raw-rows", description = "measured rows per raw H2 run, after as many unmeasured (default ${DEFAULT-VALUE})")
   int rawRows = 50_000;
+
+  @Option(names = "--todos", description = "distinct todos the clients update, i.e. the instance's size (default ${DEFAULT-VALUE})")
+  int todos = 1000;
 
   @Option(names = "--dir", description = "where the temporary databases go (default: a temp dir on the same disk as /tmp)")
   Path dir;
@@ -76,10 +83,14 @@ public final class EngineBenchmark implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     Path base = dir != null ? Files.createDirectories(dir) : Files.createTempDirectory("synced-store-bench");
-    System.out.printf("engine benchmark: %d runs, %d s measured per engine run, %d cores, java %s%n", runs, seconds,
-        Runtime.getRuntime().availableProcessors(), System.getProperty("java.version"));
+    System.out.printf("engine benchmark: %d runs, %d s measured per engine run, instance of %d todos, %d cores, java %s%n",
+        runs, seconds, todos, Runtime.getRuntime().availableProcessors(), System.getProperty("java.version"));
 
     byte[] payload = realisticPayload();
+    System.out.printf("warming up for %d s (not measured)...%n", warmupSeconds);
+    rawH2Inserts(base.resolve("raw-warmup"), payload);
+    engineRun(base.resolve("engine-warmup"), 100, warmupSeconds, 1);
+
     List<Double> raw = new ArrayList<>();
     List<Double> fsync = new ArrayList<>();
     for (int r = 0; r < runs; r++) {
@@ -93,7 +104,7 @@ public final class EngineBenchmark implements Callable<Integer> {
     for (int n : clients) {
       List<Result> results = new ArrayList<>();
       for (int r = 0; r < runs; r++) {
-        results.add(engineRun(base.resolve("engine-" + n + "-" + r), n));
+        results.add(engineRun(base.resolve("engine-" + n + "-" + r), n, RUN_WARMUP_SECONDS, seconds));
       }
       print(String.format("(b) one instance, %3d clients", n), values(results, Result::throughput), "mutations/s");
       if (n == 1) {
@@ -174,7 +185,7 @@ public final class EngineBenchmark implements Callable<Integer> {
   private record Result(double throughput, long p50Micros, long p99Micros) {}
 
   /** {@code clients} closed-loop clients push setTodo to one instance; counts acknowledged mutations. */
-  private Result engineRun(Path dir, int clients) throws Exception {
+  private Result engineRun(Path dir, int clients, int warmup, int measured) throws Exception {
     try (SyncEngine engine = SyncEngine.start(config(dir), List.of(TodoApp.DEFINITION), "bench")) {
       InstanceId id = new InstanceId("todo", "bench");
       engine.pull(id, "warm", null, null).toCompletableFuture().get(30, TimeUnit.SECONDS);
@@ -186,16 +197,16 @@ public final class EngineBenchmark implements Callable<Integer> {
       for (int c = 0; c < clients; c++) {
         CompletableFuture<Void> done = new CompletableFuture<>();
         loops.add(done);
-        pushLoop(engine, id, "client-" + c, 1, measuring, stop, acked, latency, done);
+        pushLoop(engine, id, "client-" + c, c, 1, measuring, stop, acked, latency, done);
       }
-      Thread.sleep(warmupSeconds * 1000L);
+      Thread.sleep(warmup * 1000L);
       acked.set(0);
       synchronized (latency) {
         latency.reset();
       }
       measuring.set(true);
       long start = System.nanoTime();
-      Thread.sleep(seconds * 1000L);
+      Thread.sleep(measured * 1000L);
       long count = acked.get();
       double elapsed = (System.nanoTime() - start) / 1e9;
       stop.set(true);
@@ -206,14 +217,14 @@ public final class EngineBenchmark implements Callable<Integer> {
     }
   }
 
-  private static void pushLoop(SyncEngine engine, InstanceId id, String client, long mutationId, AtomicBoolean measuring,
+  private void pushLoop(SyncEngine engine, InstanceId id, String client, int clientIndex, long mutationId, AtomicBoolean measuring,
       AtomicBoolean stop, AtomicLong acked, Histogram latency, CompletableFuture<Void> done) {
     if (stop.get()) {
       done.complete(null);
       return;
     }
     ObjectNode args = Json.mapper().createObjectNode()
-        .put("id", client + "-" + (mutationId % 1000)).put("text", "todo " + mutationId).put("updatedAt", mutationId);
+        .put("id", "todo-" + ((clientIndex * 7919L + mutationId) % todos)).put("text", "todo " + mutationId).put("updatedAt", mutationId);
     long sent = System.nanoTime();
     engine.push(id, "group-" + client, client, null, List.of(new MutationRequest(mutationId, "setTodo", args, mutationId)))
         .whenComplete((result, error) -> {
@@ -228,7 +239,7 @@ public final class EngineBenchmark implements Callable<Integer> {
               latency.recordValue(Math.min(micros, latency.getHighestTrackableValue()));
             }
           }
-          pushLoop(engine, id, client, mutationId + 1, measuring, stop, acked, latency, done);
+          pushLoop(engine, id, client, clientIndex, mutationId + 1, measuring, stop, acked, latency, done);
         });
   }
 

@@ -9,8 +9,10 @@ import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 import java.lang.reflect.ParameterizedType;
 import java.lang.reflect.RecordComponent;
 import java.lang.reflect.Type;
+import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Iterator;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
@@ -123,19 +125,16 @@ public final class Values {
       return null;
     }
     if (raw.isRecord() && node.isObject()) {
-      for (RecordComponent rc : raw.getRecordComponents()) {
-        String name = jsonName(rc);
-        JsonNode child = node.get(name);
-        String childPath = path.isEmpty() ? name : path + "." + name;
-        boolean optional = rc.getType() == Optional.class;
+      for (Component c : COMPONENTS.get(raw)) {
+        JsonNode child = node.get(c.jsonName());
+        String childPath = path.isEmpty() ? c.jsonName() : path + "." + c.jsonName();
         if (child == null || child.isNull()) {
-          if (!optional) {
+          if (!c.optional()) {
             return childPath;
           }
           continue;
         }
-        Type childType = optional ? typeArgument(rc.getGenericType(), 0) : rc.getGenericType();
-        String missing = firstMissing(child, childType, childPath);
+        String missing = firstMissing(child, c.valueType(), childPath);
         if (missing != null) {
           return missing;
         }
@@ -161,6 +160,28 @@ public final class Values {
     }
     return null;
   }
+
+  /**
+   * A record component as validation sees it.
+   *
+   * @param jsonName its JSON field name
+   * @param optional whether it is an {@link Optional}
+   * @param valueType its type, or the Optional's element type
+   */
+  private record Component(String jsonName, boolean optional, Type valueType) {}
+
+  /** Record components per class: reflection copies them on every call, and inputs are validated on every mutation. */
+  private static final ClassValue<List<Component>> COMPONENTS = new ClassValue<>() {
+    @Override
+    protected List<Component> computeValue(Class<?> type) {
+      List<Component> out = new ArrayList<>();
+      for (RecordComponent rc : type.getRecordComponents()) {
+        boolean optional = rc.getType() == Optional.class;
+        out.add(new Component(jsonName(rc), optional, optional ? typeArgument(rc.getGenericType(), 0) : rc.getGenericType()));
+      }
+      return List.copyOf(out);
+    }
+  };
 
   private static String jsonName(RecordComponent rc) {
     com.fasterxml.jackson.annotation.JsonProperty p = rc.getAnnotation(com.fasterxml.jackson.annotation.JsonProperty.class);
