@@ -152,7 +152,7 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
 
   @Override
   public InstanceState emptyState() {
-    return new InstanceState(settings.maxTombstones());
+    return InstanceState.empty(settings.maxTombstones());
   }
 
   @Override

@@ -37,19 +37,30 @@ public final class InstanceState {
   public record ClientRecord(String clientGroupId, String userId, long lastMutationId, long version) {}
 
   private final int maxTombstones;
+  /**
+   * Whether this is an {@code emptyState()} object. Pekko asks for the empty state once per
+   * spawn and starts every recovery of that incarnation from the same object, including the
+   * in-place restart after a failed journal write; so the first event applied to it goes to a
+   * fresh copy, and a restart begins again from a truly empty state.
+   */
+  private final boolean pristine;
   private String epoch;
   private long version;
   private final EntryStore store;
   private final Map<String, ClientRecord> clients = new HashMap<>();
   private final Map<String, Map<String, ClientRecord>> groups = new HashMap<>();
 
-  /** @param maxTombstones tombstones kept before pruning the oldest */
-  public InstanceState(int maxTombstones) {
-    this(maxTombstones, null, 0, new EntryStore());
+  /**
+   * @param maxTombstones tombstones kept before pruning the oldest
+   * @return an empty state that is never modified: applying an event to it returns a new state
+   */
+  public static InstanceState empty(int maxTombstones) {
+    return new InstanceState(maxTombstones, true, null, 0, new EntryStore());
   }
 
-  private InstanceState(int maxTombstones, String epoch, long version, EntryStore store) {
+  private InstanceState(int maxTombstones, boolean pristine, String epoch, long version, EntryStore store) {
     this.maxTombstones = maxTombstones;
+    this.pristine = pristine;
     this.epoch = epoch;
     this.version = version;
     this.store = store;
@@ -80,8 +91,15 @@ public final class InstanceState {
     return new Cookie(epoch, version);
   }
 
-  /** Applies {@code event}. The only place state changes; no side effects. */
+  /**
+   * Applies {@code event}. The only place state changes; no side effects.
+   *
+   * @return the state after the event: this object, or a new one when this is the empty state
+   */
   public InstanceState apply(InstanceEvent event) {
+    if (pristine) {
+      return new InstanceState(maxTombstones, false, null, 0, new EntryStore()).apply(event);
+    }
     if (event instanceof MutationApplied e) {
       version++;
       for (Write w : e.writes()) {
@@ -173,7 +191,7 @@ public final class InstanceState {
 
   /** @return the state {@code snapshot} describes */
   public static InstanceState fromSnapshot(InstanceSnapshot snapshot, int maxTombstones) {
-    InstanceState state = new InstanceState(maxTombstones, snapshot.epoch(), snapshot.version(), EntryStore.restore(snapshot.store()));
+    InstanceState state = new InstanceState(maxTombstones, false, snapshot.epoch(), snapshot.version(), EntryStore.restore(snapshot.store()));
     for (InstanceSnapshot.ClientSnapshot c : snapshot.clients()) {
       state.putClient(c.clientId(), new ClientRecord(c.clientGroupId(), c.userId(), c.lastMutationId(), c.version()));
     }
