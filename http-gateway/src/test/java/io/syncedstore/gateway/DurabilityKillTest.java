@@ -104,7 +104,8 @@ class DurabilityKillTest {
     }
     assertTrue(ackCount.get() >= ACKS_BEFORE_KILL, "pushes were acknowledged before the kill: " + ackCount + " " + beforeKill);
 
-    try (ServerProcess server = ServerProcess.start(dataDir)) {
+    // The restart takes its port and data directory from the environment instead of options.
+    try (ServerProcess server = ServerProcess.start(List.of(), Map.of("SYNC_PORT", "0", "SYNC_DATA_DIR", dataDir.toString()))) {
       // Every client re-sends everything it ever sent; the acknowledged ones must be duplicates.
       for (int c = 0; c < CLIENTS; c++) {
         String client = "client" + c;

@@ -7,6 +7,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
@@ -28,12 +29,19 @@ final class ServerProcess implements AutoCloseable {
 
   /** Starts {@link Main} on port 0 with its data in {@code dataDir}; returns once it logs that it listens. */
   static ServerProcess start(Path dataDir, String... jvmOptions) throws Exception {
+    return start(List.of("--port", "0", "--data-dir", dataDir.toString()), Map.of(), jvmOptions);
+  }
+
+  /** Starts {@link Main} with {@code args} and extra environment variables {@code env}. */
+  static ServerProcess start(List<String> args, Map<String, String> env, String... jvmOptions) throws Exception {
     String javaBin = ProcessHandle.current().info().command().orElse("java");
     List<String> command = new ArrayList<>(List.of(javaBin, "-Xmx512m", "-Dlogback.configurationFile=logback.xml"));
     command.addAll(List.of(jvmOptions));
-    command.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName(),
-        "--port", "0", "--data-dir", dataDir.toString()));
-    Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+    command.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName()));
+    command.addAll(args);
+    ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
+    builder.environment().putAll(env);
+    Process process = builder.start();
     List<String> output = java.util.Collections.synchronizedList(new ArrayList<>());
     CompletableFuture<Integer> port = new CompletableFuture<>();
     Thread reader = new Thread(() -> {
