@@ -80,7 +80,10 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
       implements Command {}
 
   /** Stop (passivate) after pending work. */
-  public enum Stop implements Command { INSTANCE }
+  public enum Stop implements Command {
+    /** The only value. */
+    INSTANCE
+  }
 
   /** Persist everything queued. */
   private enum Flush implements Command { INSTANCE }
