@@ -30,6 +30,8 @@ import org.apache.pekko.http.javadsl.unmarshalling.Unmarshaller;
  * {@code docs/HTTP-API.md}.
  */
 public final class InstanceRoutes {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(InstanceRoutes.class);
+
   /**
    * Body of a push.
    *
@@ -106,6 +108,9 @@ public final class InstanceRoutes {
       result = call.get();
     } catch (SyncException e) {
       result = CompletableFuture.failedFuture(e);
+    } catch (RuntimeException e) {
+      LOG.error("request failed", e);
+      result = CompletableFuture.failedFuture(new SyncException(ErrorCode.INTERNAL, "internal error"));
     }
     CompletionStage<HttpResponse> response = result.handle((value, error) ->
         error == null ? JsonResponses.ok(value) : JsonResponses.error(InstanceErrors.unwrap(error)));

@@ -48,6 +48,7 @@ final class JsonResponses {
       case MUTATION_ID_GAP -> StatusCodes.CONFLICT;
       case OVERLOADED -> StatusCodes.SERVICE_UNAVAILABLE;
       case TIMEOUT -> StatusCodes.GATEWAY_TIMEOUT;
+      case INTERNAL -> StatusCodes.INTERNAL_SERVER_ERROR;
       default -> StatusCodes.BAD_REQUEST;
     };
   }

@@ -100,6 +100,8 @@ class HttpApiTest {
   void errorsHaveCodesAndMessages() throws Exception {
     assertError(post("/v1/apps/todo/instances/http-2/push", "{not json", null), 400, "BAD_REQUEST", "not valid JSON");
     assertError(post("/v1/apps/todo/instances/http-2/push", "{\"clientId\":\"c\",\"mutations\":[]}", null), 400, "BAD_REQUEST", "clientGroupId");
+    assertError(post("/v1/apps/todo/instances/http-2/push", "{\"clientGroupId\":\"g\",\"clientId\":\"c\",\"mutations\":[null]}", null),
+        400, "BAD_REQUEST", "mutations[0]");
     assertError(post("/v1/apps/nope/instances/http-2/pull", "{\"clientGroupId\":\"g\"}", null), 404, "NOT_FOUND", "nope");
     assertError(post("/v1/apps/todo/instances/bad%20id/pull", "{\"clientGroupId\":\"g\"}", null), 400, "BAD_REQUEST", "instance id");
     assertError(post("/v1/apps/todo/instances/http-2/push", setTodo("c2", 2, "t", "x"), null), 409, "MUTATION_ID_GAP", "expected mutation id 1");

@@ -218,6 +218,19 @@ class EngineIntegrationTest {
   }
 
   @Test
+  void exactDecimalsAreTheSameBeforeAndAfterARestart() {
+    String before;
+    try (SyncEngine engine = start(1000)) {
+      push(engine, "c1", null, named(1, "put", "key", "money", "value", new java.math.BigDecimal("0.12345678901234567890123")));
+      before = visible(engine, null).get("public/kv/money");
+    }
+    assertEquals("0.12345678901234567890123", before);
+    try (SyncEngine engine = start(1000)) {
+      assertEquals(before, visible(engine, null).get("public/kv/money"), "the journal changed the value");
+    }
+  }
+
+  @Test
   void cookieFromAnotherEpochGetsAReset() {
     try (SyncEngine engine = start(1000)) {
       push(engine, "c1", null, put(1, "a", "1"));

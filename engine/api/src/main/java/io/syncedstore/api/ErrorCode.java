@@ -42,5 +42,7 @@ public enum ErrorCode {
   /** The instance could not answer in time; the request may or may not have been applied. */
   TIMEOUT,
   /** Authentication failed. */
-  UNAUTHORIZED
+  UNAUTHORIZED,
+  /** A bug on the server; the message says no more than that. Nothing was acknowledged. */
+  INTERNAL
 }

@@ -36,6 +36,8 @@ public final class Json {
         .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
         .disable(DeserializationFeature.ACCEPT_FLOAT_AS_INT)
         .enable(DeserializationFeature.FAIL_ON_NUMBERS_FOR_ENUMS)
+        // decimals stay exact; the journal's reader is configured the same (engine/runtime reference.conf)
+        .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
         .disable(MapperFeature.ALLOW_COERCION_OF_SCALARS)
         .disable(SerializationFeature.FAIL_ON_EMPTY_BEANS)
         .build();

@@ -42,7 +42,11 @@ public final class Values {
    * Like {@link #convert(JsonNode, Class, String)}, reporting problems with {@code code}.
    */
   public static <T> T convert(JsonNode node, Class<T> type, String what, ErrorCode code) {
-    if (type == JsonNode.class) {
+    if (JsonNode.class.isAssignableFrom(type)) {
+      // always the caller's own copy: treeToValue would hand out the stored node itself for ObjectNode etc.
+      if (!type.isInstance(node)) {
+        throw new SyncException(code, what + ": expected " + simpleName(type) + ", got " + node.getNodeType());
+      }
       return type.cast(node.deepCopy());
     }
     String missing = firstMissing(node, type, "");
@@ -71,26 +75,57 @@ public final class Values {
   }
 
   /**
-   * Converts an app value to JSON, refusing anything that is not plain JSON.
+   * An app value as the store keeps it.
+   *
+   * @param json the canonical JSON tree, owned by the caller
+   * @param size its size as UTF-8 JSON, in bytes
+   */
+  public record Encoded(JsonNode json, int size) {}
+
+  /**
+   * Converts an app value to canonical JSON, refusing anything that is not plain JSON.
+   *
+   * <p>The value is written out and parsed back with {@link Json#mapper()}, so the tree the store
+   * keeps is exactly the tree that recovery will read from the journal (decimals as exact
+   * {@code BigDecimal}s, integers in the smallest fitting type), and anything the journal's reader
+   * would refuse (a number of more than 1,000 digits, a field name of more than 50,000 chars) is
+   * refused now, not after a restart.
    *
    * @param value a record, collection, boxed primitive, string or {@link JsonNode}
    * @param maxDepth the deepest nesting allowed
    * @param what what the value is, for messages
-   * @return a JSON tree owned by the caller
+   * @return the canonical tree and its size
    * @throws SyncException {@link ErrorCode#NOT_JSON}
    */
-  public static JsonNode toJson(Object value, int maxDepth, String what) {
+  public static Encoded encode(Object value, int maxDepth, String what) {
     if (value == null) {
       throw new SyncException(ErrorCode.NOT_JSON, what + ": null is not a value; delete the entry instead");
     }
     JsonNode node;
     try {
-      node = value instanceof JsonNode n ? n.deepCopy() : Json.mapper().valueToTree(value);
+      node = value instanceof JsonNode n ? n : Json.mapper().valueToTree(value);
     } catch (IllegalArgumentException e) {
       throw new SyncException(ErrorCode.NOT_JSON, what + ": cannot be written as JSON: " + rootMessage(e));
     }
     checkPlainJson(node, maxDepth, what);
-    return node;
+    byte[] bytes = Json.bytes(node);
+    try {
+      return new Encoded(Json.mapper().readTree(bytes), bytes.length);
+    } catch (java.io.IOException e) {
+      throw new SyncException(ErrorCode.NOT_JSON, what + ": cannot be stored as JSON: " + rootMessage(e));
+    }
+  }
+
+  /**
+   * Converts an app value to canonical JSON; see {@link #encode}.
+   *
+   * @param value the value
+   * @param maxDepth the deepest nesting allowed
+   * @param what what the value is, for messages
+   * @return a JSON tree owned by the caller
+   */
+  public static JsonNode toJson(Object value, int maxDepth, String what) {
+    return encode(value, maxDepth, what).json();
   }
 
   /**
@@ -142,7 +177,11 @@ public final class Values {
     } else if (Collection.class.isAssignableFrom(raw) && node.isArray()) {
       Type element = typeArgument(type, 0);
       int i = 0;
+      boolean optionalElements = rawClass(element) == Optional.class;
       for (JsonNode child : node) {
+        if (child.isNull() && !optionalElements) {
+          return path + "[" + i + "]";
+        }
         String missing = firstMissing(child, element, path + "[" + i++ + "]");
         if (missing != null) {
           return missing;

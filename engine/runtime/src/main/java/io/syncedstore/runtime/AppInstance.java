@@ -129,8 +129,15 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
 
   /** @return the behavior of instance {@code id} of {@code app} */
   public static Behavior<Command> create(InstanceId id, AppDefinition app, RuntimeSettings settings) {
-    return Behaviors.setup(context -> new AppInstance(context, id, app, settings));
+    // Journal failures restart through onPersistFailure; anything else unexpected restarts too (with
+    // backoff) instead of stopping the instance. Recovery rebuilds the state from the journal.
+    return Behaviors.supervise(Behaviors.<Command>setup(context -> new AppInstance(context, id, app, settings)))
+        .onFailure(RuntimeException.class,
+            SupervisorStrategy.restartWithBackoff(Duration.ofMillis(200), Duration.ofSeconds(10), 0.2));
   }
+
+  /** The epoch of a cookie handed out before the instance wrote anything; real epochs are 12 hex digits. */
+  static final String NO_EPOCH = "0";
 
   private final ActorContext<Command> context;
   private final InstanceId id;
@@ -247,6 +254,11 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
     if (queued.isEmpty()) {
       return Effect().noReply();
     }
+    return flushQueued(state, false);
+  }
+
+  /** Runs and persists every queued push; replies once persisted; then stops if {@code stop}. */
+  private ReplyEffect<InstanceEvent, InstanceState> flushQueued(InstanceState state, boolean stop) {
     List<Push> batch = List.copyOf(queued);
     queued.clear();
     queuedMutations = 0;
@@ -295,10 +307,8 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
       replies.add(s -> push.replyTo().tell(StatusReply.success(new PushResult(lastMutationId, results, s.cookie().toString()))));
     }
     Consumer<InstanceState> replyAll = s -> replies.forEach(r -> r.accept(s));
-    if (events.isEmpty()) {
-      return Effect().none().thenRun(replyAll::accept).thenNoReply();
-    }
-    return Effect().persist(events).thenRun(replyAll::accept).thenNoReply();
+    var effect = events.isEmpty() ? Effect().none().thenRun(replyAll::accept) : Effect().persist(events).thenRun(replyAll::accept);
+    return stop ? effect.thenStop().thenNoReply() : effect.thenNoReply();
   }
 
   /** Why {@code push} may not be applied at all, or {@code null}: checked against the state including earlier pushes of the batch. */
@@ -332,7 +342,10 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
       return Effect().reply(pull.replyTo(), InstanceErrors.reply(e));
     }
     if (state.epoch() == null) {
-      return Effect().persist(created()).thenReply(pull.replyTo(), s -> StatusReply.success(pullResult(s, cookie, pull)));
+      // Nothing was ever written: an empty reset, without writing anything (a pull must not grow the
+      // journal). Its cookie's epoch "0" never matches a real one, so the first real pull resets again.
+      return Effect().reply(pull.replyTo(), StatusReply.success(
+          new PullResult(new Cookie(NO_EPOCH, 0).toString(), true, Map.of(), List.of(PatchOp.CLEAR))));
     }
     return Effect().reply(pull.replyTo(), StatusReply.success(pullResult(state, cookie, pull)));
   }
@@ -344,8 +357,8 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
 
   private ReplyEffect<InstanceEvent, InstanceState> onStop(InstanceState state, Stop stop) {
     if (!queued.isEmpty()) {
-      context.getSelf().tell(Stop.INSTANCE); // after the flush already in the mailbox
-      return Effect().noReply();
+      flushScheduled = false; // the pending Flush, if any, finds nothing to do
+      return flushQueued(state, true);
     }
     return Effect().stop().thenNoReply();
   }

@@ -50,6 +50,6 @@ public final class InstanceErrors {
     if (e instanceof TimeoutException) {
       return new SyncException(ErrorCode.TIMEOUT, "the instance did not answer in time; the request may or may not have been applied");
     }
-    return new SyncException(ErrorCode.TIMEOUT, "the instance failed to answer: " + e);
+    return new SyncException(ErrorCode.INTERNAL, "the instance failed to answer: " + e.getClass().getSimpleName());
   }
 }

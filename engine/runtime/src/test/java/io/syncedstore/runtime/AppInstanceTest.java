@@ -302,15 +302,18 @@ class AppInstanceTest {
   }
 
   @Test
-  void pullOfAFreshInstanceCreatesIt() {
+  void pullOfAFreshInstanceWritesNothing() {
+    // a pull must not grow the journal: an instance nobody pushed to answers with an empty reset
     var result = kit.<StatusReply<PullResult>>runCommand(replyTo -> new AppInstance.Pull("g1", null, null, replyTo));
-    assertEquals(1, result.events().size());
-    InstanceCreated created = assertInstanceOf(InstanceCreated.class, result.events().get(0));
-    assertEquals(new PullResult(created.epoch() + ":0", true, Map.of(), List.of(PatchOp.CLEAR)), result.reply().getValue());
-    // the second pull persists nothing
-    var again = kit.<StatusReply<PullResult>>runCommand(replyTo -> new AppInstance.Pull("g1", null, null, replyTo));
-    assertTrue(again.hasNoEvents());
-    assertEquals(result.reply(), again.reply());
+    assertTrue(result.hasNoEvents());
+    assertEquals(new PullResult(AppInstance.NO_EPOCH + ":0", true, Map.of(), List.of(PatchOp.CLEAR)), result.reply().getValue());
+    // once something is written, the "no epoch" cookie gets a reset with the real epoch
+    pushOk("g1", "c1", null, put(1, "a", "x"));
+    var after = kit.<StatusReply<PullResult>>runCommand(replyTo -> new AppInstance.Pull("g1", AppInstance.NO_EPOCH + ":0", null, replyTo));
+    assertTrue(after.hasNoEvents());
+    assertTrue(after.reply().getValue().reset());
+    assertEquals(List.of(PatchOp.CLEAR, PatchOp.put("public", "kv", "a", "", json("x"))), after.reply().getValue().patch());
+    assertFalse(after.reply().getValue().cookie().startsWith(AppInstance.NO_EPOCH + ":"));
   }
 
   @Test

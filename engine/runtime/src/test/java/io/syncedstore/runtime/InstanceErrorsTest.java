@@ -38,14 +38,14 @@ class InstanceErrorsTest {
   }
 
   @Test
-  void unknownShapesBecomeBadRequestOrTimeout() {
+  void unknownShapesBecomeBadRequestTimeoutOrInternal() {
     SyncException noCode = InstanceErrors.unwrap(errorOf(StatusReply.error("NOT_A_CODE: whatever")));
     assertEquals(ErrorCode.BAD_REQUEST, noCode.code());
     assertEquals("NOT_A_CODE: whatever", noCode.getMessage());
     assertEquals(ErrorCode.BAD_REQUEST, InstanceErrors.unwrap(errorOf(StatusReply.error("plain text"))).code());
 
     assertEquals(ErrorCode.TIMEOUT, InstanceErrors.unwrap(new CompletionException(new TimeoutException("ask timed out"))).code());
-    assertEquals(ErrorCode.TIMEOUT, InstanceErrors.unwrap(new IllegalStateException("dead")).code());
+    assertEquals(ErrorCode.INTERNAL, InstanceErrors.unwrap(new IllegalStateException("dead")).code());
 
     SyncException direct = new SyncException(ErrorCode.OVERLOADED, "busy");
     assertSame(direct, InstanceErrors.unwrap(new CompletionException(direct)));

@@ -174,15 +174,15 @@ final class MutationContextImpl implements MutationContext {
       checkKey(itemKey, "item key", false, limits);
       checkKey(sortKey, "sort key", true, limits);
       String what = "value of " + def.name() + "/" + itemKey;
-      JsonNode json = Values.toJson(value, limits.maxJsonDepth(), what);
+      Values.Encoded encoded = Values.encode(value, limits.maxJsonDepth(), what);
+      JsonNode json = encoded.json();
       Class<?> type = def.valueTypeOf(itemKey);
       if (type != JsonNode.class && !type.isInstance(value)) {
         checkConvertsTo(json, type, what);
       }
-      int size = Json.byteSize(json);
-      if (size > limits.maxValueBytes()) {
+      if (encoded.size() > limits.maxValueBytes()) {
         throw new SyncException(ErrorCode.VALUE_TOO_LARGE,
-            what + " is " + size + " bytes, over the limit of " + limits.maxValueBytes());
+            what + " is " + encoded.size() + " bytes, over the limit of " + limits.maxValueBytes());
       }
       record(Write.put(address, itemKey, sortKey, json), limits);
     }

@@ -45,7 +45,12 @@ public final class MutationExecutor {
       return runChecked(view, invocation, def);
     } catch (SyncException e) {
       return new MutationOutcome.Failed(e.code(), e.getMessage());
-    } catch (Exception | StackOverflowError e) {
+    } catch (Throwable e) {
+      // App code must never take the instance down: errors (AssertionError, a StackOverflowError, an
+      // OutOfMemoryError from one huge allocation) fail the mutation too. Only a broken VM propagates.
+      if (e instanceof VirtualMachineError && !(e instanceof StackOverflowError) && !(e instanceof OutOfMemoryError)) {
+        throw (VirtualMachineError) e;
+      }
       String message = e.getMessage() == null ? e.getClass().getName() : e.getMessage();
       return new MutationOutcome.Failed(ErrorCode.MUTATOR_FAILED, invocation.name() + " failed: " + message);
     }
