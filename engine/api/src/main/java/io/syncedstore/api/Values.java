@@ -107,8 +107,12 @@ public final class Values {
     } catch (IllegalArgumentException e) {
       throw new SyncException(ErrorCode.NOT_JSON, what + ": cannot be written as JSON: " + rootMessage(e));
     }
-    checkPlainJson(node, maxDepth, what);
+    boolean hasDecimals = checkPlainJson(node, maxDepth, what, 0);
     byte[] bytes = Json.bytes(node);
+    if (!hasDecimals) {
+      // integers, strings and booleans read back as they are: no need to parse the bytes again
+      return new Encoded(node == value ? node.deepCopy() : node, bytes.length);
+    }
     try {
       return new Encoded(Json.mapper().readTree(bytes), bytes.length);
     } catch (java.io.IOException e) {
@@ -138,19 +142,48 @@ public final class Values {
     checkPlainJson(node, maxDepth, what, 0);
   }
 
-  private static void checkPlainJson(JsonNode node, int maxDepth, String what, int depth) {
+  /** The longest number (in digits) and field name the journal's reader accepts (Jackson's StreamReadConstraints defaults). */
+  private static final int MAX_NUMBER_DIGITS = 1000;
+  private static final int MAX_NAME_LENGTH = 50_000;
+
+  /** @return whether {@code node} holds decimal numbers, whose stored form must be the parsed one */
+  private static boolean checkPlainJson(JsonNode node, int maxDepth, String what, int depth) {
     if (node.isContainerNode()) {
       if (depth >= maxDepth) {
         throw new SyncException(ErrorCode.NOT_JSON, what + ": nested deeper than " + maxDepth + " levels");
       }
-      for (JsonNode child : node) {
-        checkPlainJson(child, maxDepth, what, depth + 1);
+      boolean decimals = false;
+      if (node.isObject()) {
+        for (Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
+          Map.Entry<String, JsonNode> field = it.next();
+          if (field.getKey().length() > MAX_NAME_LENGTH) {
+            throw new SyncException(ErrorCode.NOT_JSON, what + ": a field name is longer than " + MAX_NAME_LENGTH + " chars");
+          }
+          decimals |= checkPlainJson(field.getValue(), maxDepth, what, depth + 1);
+        }
+      } else {
+        for (JsonNode child : node) {
+          decimals |= checkPlainJson(child, maxDepth, what, depth + 1);
+        }
       }
-    } else if (node.isNumber() && (node.isDouble() || node.isFloat()) && !Double.isFinite(node.doubleValue())) {
-      throw new SyncException(ErrorCode.NOT_JSON, what + ": " + node.doubleValue() + " is not a JSON number");
-    } else if (node.isMissingNode() || node.isPojo() || node.isBinary()) {
+      return decimals;
+    }
+    if (node.isNumber()) {
+      if ((node.isDouble() || node.isFloat()) && !Double.isFinite(node.doubleValue())) {
+        throw new SyncException(ErrorCode.NOT_JSON, what + ": " + node.doubleValue() + " is not a JSON number");
+      }
+      if (node.isBigInteger() || node.isBigDecimal()) {
+        int digits = node.isBigInteger() ? node.bigIntegerValue().abs().toString().length() : node.decimalValue().precision();
+        if (digits > MAX_NUMBER_DIGITS) {
+          throw new SyncException(ErrorCode.NOT_JSON, what + ": a number has more than " + MAX_NUMBER_DIGITS + " digits");
+        }
+      }
+      return node.isFloatingPointNumber();
+    }
+    if (node.isMissingNode() || node.isPojo() || node.isBinary()) {
       throw new SyncException(ErrorCode.NOT_JSON, what + ": " + node.getNodeType() + " is not JSON");
     }
+    return false;
   }
 
   /** The first required record component missing from {@code node}, as a dotted path. */
