@@ -2,7 +2,6 @@ package io.syncedstore.api.store;
 
 import io.syncedstore.api.EntryKey;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -167,20 +166,5 @@ public final class Overlay implements StoreView {
       }
       return r;
     }
-  }
-
-  /** @return an empty, read-only view: a store with nothing in it */
-  public static StoreView empty() {
-    return new StoreView() {
-      @Override
-      public Row get(TableAddress table, String itemKey) {
-        return null;
-      }
-
-      @Override
-      public Iterator<Row> iterate(TableAddress table, EntryKey from, boolean inclusive, boolean descending) {
-        return Collections.emptyIterator();
-      }
-    };
   }
 }
