@@ -33,8 +33,12 @@ public final class SyncEngine implements AutoCloseable {
   private final Map<String, AppDefinition> apps;
   private final RuntimeSettings settings;
 
-  private SyncEngine(ActorSystem<InstanceRegistry.Command> system, Map<String, AppDefinition> apps, RuntimeSettings settings) {
+  private final JdbcSnapshotPruner pruner;
+
+  private SyncEngine(ActorSystem<InstanceRegistry.Command> system, Map<String, AppDefinition> apps, RuntimeSettings settings,
+      JdbcSnapshotPruner pruner) {
     this.system = system;
+    this.pruner = pruner;
     this.apps = apps;
     this.settings = settings;
   }
@@ -55,8 +59,9 @@ public final class SyncEngine implements AutoCloseable {
     }
     DatabaseSetup.prepare(config);
     RuntimeSettings settings = RuntimeSettings.from(config);
-    ActorSystem<InstanceRegistry.Command> system = ActorSystem.create(InstanceRegistry.create(byName, settings), name, config);
-    return new SyncEngine(system, Map.copyOf(byName), settings);
+    JdbcSnapshotPruner pruner = new JdbcSnapshotPruner(config);
+    ActorSystem<InstanceRegistry.Command> system = ActorSystem.create(InstanceRegistry.create(byName, settings, pruner), name, config);
+    return new SyncEngine(system, Map.copyOf(byName), settings, pruner);
   }
 
   /** @return the actor system */
@@ -121,6 +126,7 @@ public final class SyncEngine implements AutoCloseable {
     system.terminate();
     try {
       system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
+      pruner.close();
     } catch (TimeoutException e) {
       throw new IllegalStateException("the actor system did not terminate within 30 s", e);
     } catch (Exception e) {

@@ -231,6 +231,47 @@ class EngineIntegrationTest {
   }
 
   @Test
+  void snapshotsAreSpacedByInstanceSizeAndOnlyTheLastTwoAreKept() throws Exception {
+    // snapshot-every 5, one row per event: every push adds an entry, so after a snapshot taken with
+    // n entries the next one is due n events later (at least 5): the gaps double. Two are kept.
+    Map<String, String> before;
+    try (SyncEngine engine = SyncEngine.start(TestApps.config(dir, 5, 1), List.of(LAB), "test")) {
+      for (int i = 1; i <= 60; i++) {
+        push(engine, "c1", null, put(i, "k" + i, "v" + i));
+      }
+      before = visible(engine, null);
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      while (snapshotSequenceNumbers().size() != 2 && System.nanoTime() < deadline) {
+        Thread.sleep(50);
+      }
+      List<Long> kept = snapshotSequenceNumbers();
+      assertEquals(2, kept.size(), "only the last two snapshots are kept: " + kept);
+      long older = kept.get(0);
+      long newer = kept.get(1);
+      // the instance held at least older - 2 entries (sequence 1 is InstanceCreated) when the older one was taken
+      assertTrue(newer - older >= older - 2 && newer - older > 5, "snapshots are spaced by the instance's size: " + kept);
+      assertTrue(newer > 20, "snapshots kept being taken: " + kept);
+    }
+    try (SyncEngine engine = SyncEngine.start(TestApps.config(dir, 5, 1), List.of(LAB), "test")) {
+      assertEquals(before, visible(engine, null));
+    }
+  }
+
+  private List<Long> snapshotSequenceNumbers() {
+    List<Long> out = new ArrayList<>();
+    try (Connection c = DriverManager.getConnection("jdbc:h2:file:" + dir + "/journal;DATABASE_TO_UPPER=false", "sa", "");
+        ResultSet rs = c.createStatement().executeQuery(
+            "SELECT \"sequence_number\" FROM \"snapshot\" WHERE \"persistence_id\" = 'lab|room-1' ORDER BY 1")) {
+      while (rs.next()) {
+        out.add(rs.getLong(1));
+      }
+    } catch (Exception e) {
+      throw new IllegalStateException(e);
+    }
+    return out;
+  }
+
+  @Test
   void cookieFromAnotherEpochGetsAReset() {
     try (SyncEngine engine = start(1000)) {
       push(engine, "c1", null, put(1, "a", "1"));

@@ -49,7 +49,13 @@ final class TestApps {
 
   /** A complete config for an engine whose H2 file lives in {@code dir}. */
   static Config config(Path dir, int snapshotEvery) {
+    return config(dir, snapshotEvery, 10);
+  }
+
+  /** A complete config whose snapshots come after max(snapshotEvery, entries / rowsPerEvent) events. */
+  static Config config(Path dir, int snapshotEvery, int rowsPerEvent) {
     Map<String, Object> overrides = new HashMap<>();
+    overrides.put("synced-store.instance.snapshot-rows-per-event", rowsPerEvent);
     overrides.put("synced-store.data-dir", dir.toString());
     overrides.put("synced-store.instance.snapshot-every", snapshotEvery);
     overrides.put("pekko.loglevel", "DEBUG");

@@ -33,12 +33,12 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.pattern.StatusReply;
 import org.apache.pekko.persistence.typed.PersistenceId;
 import org.apache.pekko.persistence.typed.RecoveryCompleted;
+import org.apache.pekko.persistence.typed.SnapshotCompleted;
 import org.apache.pekko.persistence.typed.SnapshotAdapter;
 import org.apache.pekko.persistence.typed.javadsl.CommandHandlerWithReply;
 import org.apache.pekko.persistence.typed.javadsl.EventHandler;
 import org.apache.pekko.persistence.typed.javadsl.EventSourcedBehaviorWithEnforcedReplies;
 import org.apache.pekko.persistence.typed.javadsl.ReplyEffect;
-import org.apache.pekko.persistence.typed.javadsl.RetentionCriteria;
 import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
 
 /**
@@ -129,9 +129,14 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
 
   /** @return the behavior of instance {@code id} of {@code app} */
   public static Behavior<Command> create(InstanceId id, AppDefinition app, RuntimeSettings settings) {
+    return create(id, app, settings, SnapshotPruner.NONE);
+  }
+
+  /** @return the behavior of instance {@code id} of {@code app}, deleting its old snapshots with {@code pruner} */
+  public static Behavior<Command> create(InstanceId id, AppDefinition app, RuntimeSettings settings, SnapshotPruner pruner) {
     // Journal failures restart through onPersistFailure; anything else unexpected restarts too (with
     // backoff) instead of stopping the instance. Recovery rebuilds the state from the journal.
-    return Behaviors.supervise(Behaviors.<Command>setup(context -> new AppInstance(context, id, app, settings)))
+    return Behaviors.supervise(Behaviors.<Command>setup(context -> new AppInstance(context, id, app, settings, pruner)))
         .onFailure(RuntimeException.class,
             SupervisorStrategy.restartWithBackoff(Duration.ofMillis(200), Duration.ofSeconds(10), 0.2));
   }
@@ -144,13 +149,19 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
   private final AppDefinition app;
   private final RuntimeSettings settings;
   private final MutationExecutor executor;
+  private final SnapshotPruner pruner;
+  // Snapshot bookkeeping, command side: when the next snapshot is due, and the snapshots of this
+  // incarnation, oldest first.
+  private long nextSnapshotSeqNr;
+  private final java.util.ArrayDeque<Long> snapshotsTaken = new java.util.ArrayDeque<>();
   // Command-side only, never part of the persisted state: pushes waiting for the next flush.
   private final List<Push> queued = new ArrayList<>();
   private int queuedMutations;
   private boolean flushScheduled;
   private final long recoveryStartNanos = System.nanoTime();
 
-  private AppInstance(ActorContext<Command> context, InstanceId id, AppDefinition app, RuntimeSettings settings) {
+  private AppInstance(ActorContext<Command> context, InstanceId id, AppDefinition app, RuntimeSettings settings,
+      SnapshotPruner pruner) {
     super(PersistenceId.ofUniqueId(id.persistenceId()),
         SupervisorStrategy.restartWithBackoff(Duration.ofMillis(200), Duration.ofSeconds(10), 0.2));
     this.context = context;
@@ -158,6 +169,7 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
     this.app = app;
     this.settings = settings;
     this.executor = new MutationExecutor(app, true);
+    this.pruner = pruner;
   }
 
   @Override
@@ -180,9 +192,23 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
     return newEventHandlerBuilder().forAnyState().onAnyEvent(InstanceState::apply);
   }
 
+  /**
+   * Snapshot after {@code max(snapshot-every, entries / snapshot-rows-per-event)} events, the
+   * entries counted when the previous snapshot was taken (so the next one is always due: an
+   * instance growing faster than its interval cannot postpone it forever). A large instance
+   * therefore does not spend its time writing snapshots. Pekko's count-based retention cannot
+   * space snapshots by size; old snapshots are deleted on {@link SnapshotCompleted}.
+   */
   @Override
-  public RetentionCriteria retentionCriteria() {
-    return RetentionCriteria.snapshotEvery(settings.snapshotEvery(), settings.keepSnapshots());
+  public boolean shouldSnapshot(InstanceState state, InstanceEvent event, long sequenceNr) {
+    if (nextSnapshotSeqNr == 0) {
+      nextSnapshotSeqNr = settings.snapshotInterval(0);
+    }
+    if (sequenceNr < nextSnapshotSeqNr) {
+      return false;
+    }
+    nextSnapshotSeqNr = sequenceNr + settings.snapshotInterval(state.store().liveRows());
+    return true;
   }
 
   @Override
@@ -203,9 +229,18 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
   @Override
   public SignalHandler<InstanceState> signalHandler() {
     return newSignalHandlerBuilder()
-        .onSignal(RecoveryCompleted.instance(), state -> context.getLog().info(
-            "instance [{}] recovered at version [{}] with [{}] entries in [{}] ms", id, state.version(),
-            state.store().liveRows(), (System.nanoTime() - recoveryStartNanos) / 1_000_000))
+        .onSignal(RecoveryCompleted.instance(), state -> {
+          nextSnapshotSeqNr = lastSequenceNumber(context) + settings.snapshotInterval(state.store().liveRows());
+          context.getLog().info("instance [{}] recovered at version [{}] with [{}] entries in [{}] ms", id, state.version(),
+              state.store().liveRows(), (System.nanoTime() - recoveryStartNanos) / 1_000_000);
+        })
+        .onSignal(SnapshotCompleted.class, (state, completed) -> {
+          snapshotsTaken.addLast(completed.metadata().sequenceNr());
+          if (snapshotsTaken.size() > settings.keepSnapshots()) {
+            snapshotsTaken.removeFirst();
+            pruner.deleteBefore(id.persistenceId(), snapshotsTaken.peekFirst());
+          }
+        })
         .build();
   }
 

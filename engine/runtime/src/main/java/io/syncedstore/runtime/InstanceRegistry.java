@@ -53,16 +53,23 @@ public final class InstanceRegistry extends AbstractBehavior<InstanceRegistry.Co
 
   /** @return a registry serving {@code apps} */
   public static Behavior<Command> create(Map<String, AppDefinition> apps, RuntimeSettings settings) {
-    return Behaviors.setup(context -> Behaviors.withTimers(timers -> new InstanceRegistry(context, timers, apps, settings)));
+    return create(apps, settings, SnapshotPruner.NONE);
+  }
+
+  /** @return a registry serving {@code apps} whose instances delete old snapshots with {@code pruner} */
+  public static Behavior<Command> create(Map<String, AppDefinition> apps, RuntimeSettings settings, SnapshotPruner pruner) {
+    return Behaviors.setup(context -> Behaviors.withTimers(timers -> new InstanceRegistry(context, timers, apps, settings, pruner)));
   }
 
   private final Map<String, AppDefinition> apps;
   private final RuntimeSettings settings;
+  private final SnapshotPruner pruner;
   private final Map<InstanceId, Child> children = new HashMap<>();
 
   private InstanceRegistry(ActorContext<Command> context, TimerScheduler<Command> timers, Map<String, AppDefinition> apps,
-      RuntimeSettings settings) {
+      RuntimeSettings settings, SnapshotPruner pruner) {
     super(context);
+    this.pruner = pruner;
     this.apps = Map.copyOf(apps);
     this.settings = settings;
     Duration check = settings.idleTimeout().dividedBy(4);
@@ -105,7 +112,7 @@ public final class InstanceRegistry extends AbstractBehavior<InstanceRegistry.Co
       getContext().getLog().warn("no app [{}]; dropping a command for [{}]", id.app(), id);
       return null;
     }
-    ActorRef<AppInstance.Command> ref = getContext().spawn(AppInstance.create(id, app, settings), actorName(id));
+    ActorRef<AppInstance.Command> ref = getContext().spawn(AppInstance.create(id, app, settings, pruner), actorName(id));
     getContext().watchWith(ref, new Stopped(id));
     Child child = new Child(ref);
     children.put(id, child);

@@ -7,7 +7,9 @@ import java.time.Duration;
  * The engine's settings, read in one place from {@code synced-store.instance} (defaults in this
  * module's {@code reference.conf}).
  *
- * @param snapshotEvery take a snapshot every this many events
+ * @param snapshotEvery take a snapshot after at least this many events
+ * @param snapshotRowsPerEvent and after at least {@code entries / snapshotRowsPerEvent} events, so
+ *     snapshotting a large instance costs at most this many rows per event, amortized
  * @param keepSnapshots how many snapshots to keep
  * @param idleTimeout stop an instance with no commands for this long
  * @param maxPendingMutations bound on mutations waiting to be persisted; beyond it pushes are refused with OVERLOADED
@@ -17,6 +19,7 @@ import java.time.Duration;
  */
 public record RuntimeSettings(
     int snapshotEvery,
+    int snapshotRowsPerEvent,
     int keepSnapshots,
     Duration idleTimeout,
     int maxPendingMutations,
@@ -24,11 +27,27 @@ public record RuntimeSettings(
     int maxMutationsPerPush,
     Duration askTimeout) {
 
+  /** Checks the snapshot settings. */
+  public RuntimeSettings {
+    if (snapshotEvery < 1 || snapshotRowsPerEvent < 1 || keepSnapshots < 1) {
+      throw new IllegalArgumentException("snapshot-every, snapshot-rows-per-event and keep-snapshots must be >= 1");
+    }
+  }
+
+  /**
+   * @param entries the instance's live entries
+   * @return how many events to wait between snapshots of an instance of this size
+   */
+  public long snapshotInterval(int entries) {
+    return Math.max(snapshotEvery, entries / snapshotRowsPerEvent);
+  }
+
   /** @return the settings under {@code synced-store.instance} of {@code config} */
   public static RuntimeSettings from(Config config) {
     Config c = config.getConfig("synced-store.instance");
     return new RuntimeSettings(
         c.getInt("snapshot-every"),
+        c.getInt("snapshot-rows-per-event"),
         c.getInt("keep-snapshots"),
         c.getDuration("idle-timeout"),
         c.getInt("max-pending-mutations"),

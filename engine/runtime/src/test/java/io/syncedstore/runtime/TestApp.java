@@ -87,7 +87,7 @@ final class TestApp {
   }
 
   static RuntimeSettings settings(int snapshotEvery, Duration idleTimeout, int maxPendingMutations) {
-    return new RuntimeSettings(snapshotEvery, 2, idleTimeout, maxPendingMutations, 100_000, 1000, Duration.ofSeconds(10));
+    return new RuntimeSettings(snapshotEvery, 10, 2, idleTimeout, maxPendingMutations, 100_000, 1000, Duration.ofSeconds(10));
   }
 
   /**
