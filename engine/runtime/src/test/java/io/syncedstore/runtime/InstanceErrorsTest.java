@@ -54,7 +54,7 @@ class InstanceErrorsTest {
   @Test
   void settingsDefaultToThisModulesReferenceConf() {
     RuntimeSettings defaults = RuntimeSettings.from(ConfigFactory.load());
-    assertEquals(new RuntimeSettings(1000, 10, 2, Duration.ofSeconds(120), 10_000, 100_000, 1000, Duration.ofSeconds(10)), defaults);
+    assertEquals(new RuntimeSettings(1000, 1, 2, Duration.ofSeconds(120), 10_000, 100_000, 1000, Duration.ofSeconds(10)), defaults);
     RuntimeSettings overridden = RuntimeSettings.from(
         ConfigFactory.parseString("synced-store.instance.idle-timeout = 250ms").withFallback(ConfigFactory.load()));
     assertEquals(Duration.ofMillis(250), overridden.idleTimeout());
