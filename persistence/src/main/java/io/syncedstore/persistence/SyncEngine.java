@@ -20,8 +20,11 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Function;
+import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import org.apache.pekko.pattern.StatusReply;
 
 /**
  * One node's engine: the actor system, the journal database and the registry of instances, with
@@ -104,7 +107,7 @@ public final class SyncEngine implements AutoCloseable {
   }
 
   private <T> CompletionStage<T> ask(InstanceId id,
-      java.util.function.Function<org.apache.pekko.actor.typed.ActorRef<org.apache.pekko.pattern.StatusReply<T>>, AppInstance.Command> command) {
+      Function<ActorRef<StatusReply<T>>, AppInstance.Command> command) {
     if (!apps.containsKey(id.app())) {
       return CompletableFuture.failedFuture(new SyncException(ErrorCode.NOT_FOUND, "no app '" + id.app() + "'"));
     }

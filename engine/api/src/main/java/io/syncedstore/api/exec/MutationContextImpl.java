@@ -178,7 +178,7 @@ final class MutationContextImpl implements MutationContext {
       JsonNode json = encoded.json();
       Class<?> type = def.valueTypeOf(itemKey);
       if (type != JsonNode.class && !type.isInstance(value)) {
-        checkConvertsTo(json, type, what);
+        Values.convert(json, type, what, ErrorCode.INVALID_VALUE); // throws naming the field
       }
       if (encoded.size() > limits.maxValueBytes()) {
         throw new SyncException(ErrorCode.VALUE_TOO_LARGE,
@@ -215,14 +215,6 @@ final class MutationContextImpl implements MutationContext {
       if (address.tier() == Tier.PRIVATE && !address.owner().equals(invocation.userId())) {
         throw new SyncException(ErrorCode.TIER_VIOLATION,
             "mutation " + invocation.name() + " may not write the private tier of another user ('" + address.owner() + "')");
-      }
-    }
-
-    private void checkConvertsTo(JsonNode json, Class<?> type, String what) {
-      try {
-        Values.convert(json, type, what);
-      } catch (SyncException e) {
-        throw new SyncException(ErrorCode.INVALID_VALUE, e.getMessage());
       }
     }
   }
