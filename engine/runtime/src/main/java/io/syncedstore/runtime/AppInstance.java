@@ -123,9 +123,10 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
    * @param reset whether the patch starts with {@code clear}
    * @param lastMutationIdChanges the group's clients whose last mutation id changed since the cookie
    * @param patch the operations
+   * @param clientGroupKnown whether any client of the asking group ever pushed to this instance
    */
-  public record PullResult(String cookie, boolean reset, Map<String, Long> lastMutationIdChanges, List<PatchOp> patch)
-      implements JsonSerializable {}
+  public record PullResult(String cookie, boolean reset, Map<String, Long> lastMutationIdChanges, List<PatchOp> patch,
+      boolean clientGroupKnown) implements JsonSerializable {}
 
   /** @return the behavior of instance {@code id} of {@code app} */
   public static Behavior<Command> create(InstanceId id, AppDefinition app, RuntimeSettings settings) {
@@ -380,14 +381,15 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
       // Nothing was ever written: an empty reset, without writing anything (a pull must not grow the
       // journal). Its cookie's epoch "0" never matches a real one, so the first real pull resets again.
       return Effect().reply(pull.replyTo(), StatusReply.success(
-          new PullResult(new Cookie(NO_EPOCH, 0).toString(), true, Map.of(), List.of(PatchOp.CLEAR))));
+          new PullResult(new Cookie(NO_EPOCH, 0).toString(), true, Map.of(), List.of(PatchOp.CLEAR), false)));
     }
     return Effect().reply(pull.replyTo(), StatusReply.success(pullResult(state, cookie, pull)));
   }
 
   private static PullResult pullResult(InstanceState state, Cookie cookie, Pull pull) {
     InstanceState.Patch patch = state.patchSince(cookie, pull.clientGroupId(), pull.userId());
-    return new PullResult(patch.cookie().toString(), patch.reset(), patch.lastMutationIdChanges(), patch.ops());
+    return new PullResult(patch.cookie().toString(), patch.reset(), patch.lastMutationIdChanges(), patch.ops(),
+        state.hasClientGroup(pull.clientGroupId()));
   }
 
   private ReplyEffect<InstanceEvent, InstanceState> onStop(InstanceState state, Stop stop) {

@@ -86,6 +86,11 @@ public final class InstanceState {
     return clients.get(clientId);
   }
 
+  /** @return whether a client of {@code clientGroupId} ever pushed */
+  public boolean hasClientGroup(String clientGroupId) {
+    return groups.containsKey(clientGroupId);
+  }
+
   /** @return the current cookie */
   public Cookie cookie() {
     return new Cookie(epoch, version);

@@ -273,7 +273,7 @@ class AppInstanceTest {
         PatchOp.CLEAR,
         PatchOp.put("public", "kv", "a", "", json("A1")),
         PatchOp.put("public", "kv", "b", "", json("B1")),
-        PatchOp.put("public", "kv", "z", "", json("Z1")))), full);
+        PatchOp.put("public", "kv", "z", "", json("Z1"))), true), full);
 
     pushOk("g1", "c1", null, put(2, "b", "B2"));
     pushOk("g1", "c1", null, del(3, "a"));
@@ -283,9 +283,9 @@ class AppInstanceTest {
     assertEquals(new PullResult(epoch + ":6", false, Map.of("c1", 3L), List.of(
         PatchOp.put("public", "kv", "b", "", json("B2")),
         PatchOp.del("public", "kv", "a"),
-        PatchOp.put("public", "kv", "y", "", json("Y2")))), changes);
+        PatchOp.put("public", "kv", "y", "", json("Y2"))), true), changes);
 
-    assertEquals(new PullResult(epoch + ":6", false, Map.of(), List.of()), pull("g1", changes.cookie(), null),
+    assertEquals(new PullResult(epoch + ":6", false, Map.of(), List.of(), true), pull("g1", changes.cookie(), null),
         "a pull at the current cookie is empty");
     PullResult fromV5 = pull("g2", epoch + ":5", null);
     assertEquals(List.of(PatchOp.put("public", "kv", "y", "", json("Y2"))), fromV5.patch());
@@ -293,6 +293,7 @@ class AppInstanceTest {
 
     // a cookie of another life of the log, or from the future, gets a full reset
     assertTrue(pull("g1", "ffffffffffff:3", null).reset());
+    assertFalse(pull("g9", null, null).clientGroupKnown(), "a group none of whose clients pushed is unknown");
     assertTrue(pull("g1", epoch + ":7", null).reset());
 
     var malformed = kit.<StatusReply<PullResult>>runCommand(replyTo -> new AppInstance.Pull("g1", "no-version", null, replyTo));
@@ -306,7 +307,7 @@ class AppInstanceTest {
     // a pull must not grow the journal: an instance nobody pushed to answers with an empty reset
     var result = kit.<StatusReply<PullResult>>runCommand(replyTo -> new AppInstance.Pull("g1", null, null, replyTo));
     assertTrue(result.hasNoEvents());
-    assertEquals(new PullResult(AppInstance.NO_EPOCH + ":0", true, Map.of(), List.of(PatchOp.CLEAR)), result.reply().getValue());
+    assertEquals(new PullResult(AppInstance.NO_EPOCH + ":0", true, Map.of(), List.of(PatchOp.CLEAR), false), result.reply().getValue());
     // once something is written, the "no epoch" cookie gets a reset with the real epoch
     pushOk("g1", "c1", null, put(1, "a", "x"));
     var after = kit.<StatusReply<PullResult>>runCommand(replyTo -> new AppInstance.Pull("g1", AppInstance.NO_EPOCH + ":0", null, replyTo));

@@ -135,9 +135,9 @@ class SerializationTest {
     PullResult pull = new PullResult("0123456789ab:42", false, changes, List.of(
         PatchOp.put("public", "kv", "a", "", json(Map.of("x", List.of(1, 2)))),
         PatchOp.put("private", "notes", "n", "sort", json("text")),
-        PatchOp.del("public", "kv", "b")));
+        PatchOp.del("public", "kv", "b")), true);
     roundTrip(pull);
-    roundTrip(new PullResult("0123456789ab:0", true, Map.of(), List.of(PatchOp.CLEAR)));
+    roundTrip(new PullResult("0123456789ab:0", true, Map.of(), List.of(PatchOp.CLEAR), false));
 
     // the StatusReply envelopes (Pekko's own serializer), with the jackson payload inside
     StatusReply<PushResult> success = StatusReply.success(push);
