@@ -6,11 +6,14 @@ import io.syncedstore.api.ErrorCode;
 import io.syncedstore.api.SyncException;
 import io.syncedstore.api.protocol.MutationRequest;
 import io.syncedstore.runtime.AppInstance;
+import io.syncedstore.runtime.ClientSession;
 import io.syncedstore.runtime.InstanceErrors;
 import io.syncedstore.runtime.InstanceId;
 import io.syncedstore.runtime.InstanceRegistry;
 import io.syncedstore.runtime.RuntimeSettings;
+import io.syncedstore.runtime.SocketOut;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -104,6 +107,33 @@ public final class SyncEngine implements AutoCloseable {
    */
   public CompletionStage<AppInstance.PullResult> pull(InstanceId id, String clientGroupId, String cookie, String userId) {
     return ask(id, replyTo -> new AppInstance.Pull(clientGroupId, cookie, userId, replyTo));
+  }
+
+  /**
+   * Connects a client to an instance: starts its session, which writes {@code connected}, the
+   * patch from {@code cookie} and then live pokes to {@code socket}.
+   *
+   * @return the session; fails with a {@link SyncException} (for example
+   *     {@link ErrorCode#CLIENT_OWNED_BY_OTHER_USER} or {@link ErrorCode#SCHEMA_VERSION_MISMATCH})
+   */
+  public CompletionStage<ActorRef<ClientSession.Command>> connect(InstanceId id, String clientGroupId, String clientId,
+      String userId, String cookie, int schemaVersion, ActorRef<SocketOut> socket) {
+    return ask(id, replyTo -> new AppInstance.Connect(clientGroupId, clientId, userId, cookie, schemaVersion, socket, replyTo));
+  }
+
+  /** @return the counters of every session connected to instance {@code id} (starting the instance if needed) */
+  public CompletionStage<List<ClientSession.Stats>> sessionStats(InstanceId id) {
+    CompletionStage<List<ActorRef<ClientSession.Command>>> sessions = AskPattern.ask(system,
+        replyTo -> new InstanceRegistry.Deliver(id, new AppInstance.ListSessions(replyTo)), settings.askTimeout(), system.scheduler());
+    return sessions.thenCompose(refs -> {
+      List<CompletableFuture<ClientSession.Stats>> stats = new ArrayList<>();
+      for (ActorRef<ClientSession.Command> ref : refs) {
+        stats.add(AskPattern.<ClientSession.Command, ClientSession.Stats>ask(ref, ClientSession.GetStats::new,
+            settings.askTimeout(), system.scheduler()).toCompletableFuture());
+      }
+      return CompletableFuture.allOf(stats.toArray(CompletableFuture[]::new))
+          .thenApply(v -> stats.stream().map(CompletableFuture::join).toList());
+    });
   }
 
   private <T> CompletionStage<T> ask(InstanceId id,

@@ -43,6 +43,18 @@ public enum ErrorCode {
   TIMEOUT,
   /** Authentication failed. */
   UNAUTHORIZED,
+  /** A WebSocket message is not valid: not JSON, not an object, unknown type, a missing or mistyped field, nested too deep. */
+  BAD_MESSAGE,
+  /** A WebSocket message came at the wrong time: anything before the hello, or a second hello. */
+  PROTOCOL_VIOLATION,
+  /** A WebSocket message is larger than the server's limit. */
+  MESSAGE_TOO_LARGE,
+  /** The client speaks a protocol version (or push/pull version) the server does not. */
+  VERSION_NOT_SUPPORTED,
+  /** The client's app schema version differs from the server's. */
+  SCHEMA_VERSION_MISMATCH,
+  /** A newer connection of the same client id replaced this one. */
+  SUPERSEDED,
   /** A bug on the server; the message says no more than that. Nothing was acknowledged. */
   INTERNAL
 }

@@ -79,6 +79,41 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
   public record Pull(String clientGroupId, String cookie, String userId, ActorRef<StatusReply<PullResult>> replyTo)
       implements Command {}
 
+  /**
+   * Connect a client: start its {@link ClientSession}, which sends {@code connected} and the patch
+   * from {@code cookie} to {@code socket} at once, and then a poke for every commit.
+   *
+   * @param clientGroupId the client's group
+   * @param clientId the client; owned by the first user that uses it
+   * @param userId the authenticated user, or {@code null} for anonymous
+   * @param cookie the cookie the client holds, or {@code null}
+   * @param schemaVersion the app schema version the client was built against
+   * @param socket the client's socket
+   * @param replyTo gets the session, or an error ({@link InstanceErrors})
+   */
+  public record Connect(String clientGroupId, String clientId, String userId, String cookie, int schemaVersion,
+      ActorRef<SocketOut> socket, ActorRef<StatusReply<ActorRef<ClientSession.Command>>> replyTo) implements Command {}
+
+  /**
+   * The sessions of connected clients, for statistics and tests.
+   *
+   * @param replyTo gets them
+   */
+  public record ListSessions(ActorRef<List<ActorRef<ClientSession.Command>>> replyTo) implements Command {}
+
+  /**
+   * Stop unless clients are connected; if they are, tell {@code registry} {@link InstanceRegistry.StillActive}.
+   *
+   * @param registry the registry asking
+   */
+  public record Passivate(ActorRef<InstanceRegistry.Command> registry) implements Command {}
+
+  /** A session that fell behind asks for the patch from {@code cookie}, answered with {@link ClientSession.CatchUp}. */
+  record SessionCatchUp(ActorRef<ClientSession.Command> session, String cookie, String clientGroupId, String userId)
+      implements Command {}
+
+  private record SessionEnded(ActorRef<ClientSession.Command> session) implements Command {}
+
   /** Stop (passivate) after pending work. */
   public enum Stop implements Command {
     /** The only value. */
@@ -160,6 +195,12 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
   private int queuedMutations;
   private boolean flushScheduled;
   private final long recoveryStartNanos = System.nanoTime();
+  // Connected clients: sessions are children, gone with this actor; never persisted.
+  private final Map<ActorRef<ClientSession.Command>, SessionInfo> sessions = new HashMap<>();
+  private final Map<String, ActorRef<ClientSession.Command>> sessionsByClient = new HashMap<>();
+  private long sessionsStarted;
+
+  private record SessionInfo(String clientId, String userId) {}
 
   private AppInstance(ActorContext<Command> context, InstanceId id, AppDefinition app, RuntimeSettings settings,
       SnapshotPruner pruner) {
@@ -185,6 +226,14 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
         .onCommand(Pull.class, this::onPull)
         .onCommand(Flush.class, this::onFlush)
         .onCommand(Stop.class, this::onStop)
+        .onCommand(Connect.class, this::onConnect)
+        .onCommand(SessionCatchUp.class, this::onSessionCatchUp)
+        .onCommand(SessionEnded.class, this::onSessionEnded)
+        .onCommand(ListSessions.class, (state, c) -> {
+          c.replyTo().tell(List.copyOf(sessions.keySet()));
+          return Effect().noReply();
+        })
+        .onCommand(Passivate.class, this::onPassivate)
         .build();
   }
 
@@ -299,6 +348,7 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
     queued.clear();
     queuedMutations = 0;
 
+    String baseCookie = state.epoch() == null ? new Cookie(NO_EPOCH, 0).toString() : state.cookie().toString();
     List<InstanceEvent> events = new ArrayList<>();
     if (state.epoch() == null) {
       events.add(created());
@@ -342,7 +392,15 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
       pendingClients.put(push.clientId(), new InstanceState.ClientRecord(push.clientGroupId(), push.userId(), last, 0));
       replies.add(s -> push.replyTo().tell(StatusReply.success(new PushResult(lastMutationId, results, s.cookie().toString()))));
     }
-    Consumer<InstanceState> replyAll = s -> replies.forEach(r -> r.accept(s));
+    // Pokes go out before the replies: a session hears of its client's failed mutations from the
+    // batch, before the push's answer.
+    Consumer<InstanceState> replyAll = s -> {
+      if (!sessions.isEmpty() && !events.isEmpty()) {
+        ClientSession.Changes changes = new ClientSession.Changes(CommittedBatch.of(baseCookie, s.cookie().toString(), events));
+        sessions.keySet().forEach(session -> session.tell(changes));
+      }
+      replies.forEach(r -> r.accept(s));
+    };
     var effect = events.isEmpty() ? Effect().none().thenRun(replyAll::accept) : Effect().persist(events).thenRun(replyAll::accept);
     return stop ? effect.thenStop().thenNoReply() : effect.thenNoReply();
   }
@@ -390,6 +448,91 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
     InstanceState.Patch patch = state.patchSince(cookie, pull.clientGroupId(), pull.userId());
     return new PullResult(patch.cookie().toString(), patch.reset(), patch.lastMutationIdChanges(), patch.ops(),
         state.hasClientGroup(pull.clientGroupId()));
+  }
+
+  private ReplyEffect<InstanceEvent, InstanceState> onConnect(InstanceState state, Connect connect) {
+    SyncException refused = refuse(state, connect);
+    if (refused != null) {
+      return Effect().reply(connect.replyTo(), InstanceErrors.reply(refused));
+    }
+    ActorRef<ClientSession.Command> previous = sessionsByClient.get(connect.clientId());
+    if (previous != null) {
+      previous.tell(ClientSession.Superseded.INSTANCE);
+    }
+    Cookie cookie = Cookie.parse(connect.cookie());
+    InstanceState.Patch initial = state.epoch() == null
+        ? new InstanceState.Patch(new Cookie(NO_EPOCH, 0), true, List.of(PatchOp.CLEAR), Map.of())
+        : state.patchSince(cookie, connect.clientGroupId(), connect.userId());
+    InstanceState.ClientRecord client = state.client(connect.clientId());
+    ClientSession.Start start = new ClientSession.Start(context.getSelf(), connect.clientGroupId(), connect.clientId(),
+        connect.userId(), connect.socket(), connect.cookie(), initial, client == null ? 0 : client.lastMutationId(),
+        settings.maxQueuedMessages(), settings.maxPushesInFlight());
+    ActorRef<ClientSession.Command> session = context.spawn(ClientSession.create(start), "session-" + (++sessionsStarted));
+    context.watchWith(session, new SessionEnded(session));
+    sessions.put(session, new SessionInfo(connect.clientId(), connect.userId()));
+    sessionsByClient.put(connect.clientId(), session);
+    return Effect().reply(connect.replyTo(), StatusReply.success(session));
+  }
+
+  /** Why {@code connect} may not start a session, or {@code null}. */
+  private SyncException refuse(InstanceState state, Connect connect) {
+    if (!validId(connect.clientId()) || !validId(connect.clientGroupId())) {
+      return new SyncException(ErrorCode.BAD_REQUEST, "clientGroupId and clientId must be 1 to 256 characters");
+    }
+    if (connect.schemaVersion() != app.schemaVersion()) {
+      return new SyncException(ErrorCode.SCHEMA_VERSION_MISMATCH, "the client was built for schema version "
+          + connect.schemaVersion() + " of app " + app.name() + "; this server runs schema version " + app.schemaVersion());
+    }
+    try {
+      Cookie.parse(connect.cookie());
+    } catch (SyncException e) {
+      return e;
+    }
+    InstanceState.ClientRecord client = state.client(connect.clientId());
+    String owner = client != null ? client.userId() : null;
+    boolean owned = client != null;
+    ActorRef<ClientSession.Command> live = sessionsByClient.get(connect.clientId());
+    if (!owned && live != null) {
+      owner = sessions.get(live).userId();
+      owned = true;
+    }
+    if (owned && !Objects.equals(owner, connect.userId())) {
+      return new SyncException(ErrorCode.CLIENT_OWNED_BY_OTHER_USER,
+          "client " + connect.clientId() + " belongs to another user; a client id is used by one user only");
+    }
+    if (client != null && !client.clientGroupId().equals(connect.clientGroupId())) {
+      return new SyncException(ErrorCode.BAD_REQUEST,
+          "client " + connect.clientId() + " belongs to client group " + client.clientGroupId() + ", not " + connect.clientGroupId());
+    }
+    return null;
+  }
+
+  private static boolean validId(String id) {
+    return id != null && !id.isEmpty() && id.length() <= 256;
+  }
+
+  private ReplyEffect<InstanceEvent, InstanceState> onSessionCatchUp(InstanceState state, SessionCatchUp request) {
+    if (sessions.containsKey(request.session())) {
+      Cookie cookie = Cookie.parse(request.cookie());
+      request.session().tell(new ClientSession.CatchUp(state.patchSince(cookie, request.clientGroupId(), request.userId())));
+    }
+    return Effect().noReply();
+  }
+
+  private ReplyEffect<InstanceEvent, InstanceState> onSessionEnded(InstanceState state, SessionEnded ended) {
+    SessionInfo info = sessions.remove(ended.session());
+    if (info != null && ended.session().equals(sessionsByClient.get(info.clientId()))) {
+      sessionsByClient.remove(info.clientId());
+    }
+    return Effect().noReply();
+  }
+
+  private ReplyEffect<InstanceEvent, InstanceState> onPassivate(InstanceState state, Passivate passivate) {
+    if (!sessions.isEmpty()) {
+      passivate.registry().tell(new InstanceRegistry.StillActive(id));
+      return Effect().noReply();
+    }
+    return onStop(state, Stop.INSTANCE);
   }
 
   private ReplyEffect<InstanceEvent, InstanceState> onStop(InstanceState state, Stop stop) {

@@ -33,6 +33,13 @@ public final class InstanceRegistry extends AbstractBehavior<InstanceRegistry.Co
    */
   public record Deliver(InstanceId id, AppInstance.Command command) implements Command {}
 
+  /**
+   * An instance asked to passivate has connected clients and stays: commands that waited for it go to it.
+   *
+   * @param id the instance
+   */
+  public record StillActive(InstanceId id) implements Command {}
+
   private record Stopped(InstanceId id) implements Command {}
 
   private enum Tick implements Command { INSTANCE }
@@ -81,6 +88,7 @@ public final class InstanceRegistry extends AbstractBehavior<InstanceRegistry.Co
     return newReceiveBuilder()
         .onMessage(Deliver.class, this::onDeliver)
         .onMessage(Stopped.class, this::onStopped)
+        .onMessage(StillActive.class, this::onStillActive)
         .onMessageEquals(Tick.INSTANCE, this::onTick)
         .build();
   }
@@ -130,6 +138,18 @@ public final class InstanceRegistry extends AbstractBehavior<InstanceRegistry.Co
     return this;
   }
 
+  private Behavior<Command> onStillActive(StillActive active) {
+    Child child = children.get(active.id());
+    if (child != null && child.stopping) {
+      child.stopping = false;
+      child.lastActivityNanos = System.nanoTime();
+      while (!child.waiting.isEmpty()) {
+        child.ref.tell(child.waiting.removeFirst());
+      }
+    }
+    return this;
+  }
+
   private Behavior<Command> onTick() {
     long idleNanos = settings.idleTimeout().toNanos();
     long now = System.nanoTime();
@@ -138,7 +158,7 @@ public final class InstanceRegistry extends AbstractBehavior<InstanceRegistry.Co
       if (!child.stopping && now - child.lastActivityNanos >= idleNanos) {
         getContext().getLog().debug("passivating idle instance [{}]", e.getKey());
         child.stopping = true;
-        child.ref.tell(AppInstance.Stop.INSTANCE);
+        child.ref.tell(new AppInstance.Passivate(getContext().getSelf()));
       }
     }
     return this;

@@ -16,6 +16,10 @@ import java.time.Duration;
  * @param maxTombstones tombstones kept before the oldest are pruned (clients behind them get a full reset)
  * @param maxMutationsPerPush the most mutations one push may carry
  * @param askTimeout how long a caller waits for an instance
+ * @param maxQueuedMessages per connected client: messages handed to its socket and not yet
+ *     written out; beyond it the session stops sending single pokes and later sends one catch-up
+ * @param maxPushesInFlight per connected client: pushes sent to the instance and not yet answered;
+ *     beyond it the session stops reading the socket
  */
 public record RuntimeSettings(
     int snapshotEvery,
@@ -25,12 +29,24 @@ public record RuntimeSettings(
     int maxPendingMutations,
     int maxTombstones,
     int maxMutationsPerPush,
-    Duration askTimeout) {
+    Duration askTimeout,
+    int maxQueuedMessages,
+    int maxPushesInFlight) {
+
+  /** The settings with the default session bounds (32 queued messages, 16 pushes in flight). */
+  public RuntimeSettings(int snapshotEvery, int snapshotRowsPerEvent, int keepSnapshots, Duration idleTimeout,
+      int maxPendingMutations, int maxTombstones, int maxMutationsPerPush, Duration askTimeout) {
+    this(snapshotEvery, snapshotRowsPerEvent, keepSnapshots, idleTimeout, maxPendingMutations, maxTombstones,
+        maxMutationsPerPush, askTimeout, 32, 16);
+  }
 
   /** Checks the snapshot settings. */
   public RuntimeSettings {
     if (snapshotEvery < 1 || snapshotRowsPerEvent < 1 || keepSnapshots < 1) {
       throw new IllegalArgumentException("snapshot-every, snapshot-rows-per-event and keep-snapshots must be >= 1");
+    }
+    if (maxQueuedMessages < 1 || maxPushesInFlight < 1) {
+      throw new IllegalArgumentException("session.max-queued-messages and session.max-pushes-in-flight must be >= 1");
     }
   }
 
@@ -53,6 +69,8 @@ public record RuntimeSettings(
         c.getInt("max-pending-mutations"),
         c.getInt("max-tombstones"),
         c.getInt("max-mutations-per-push"),
-        c.getDuration("ask-timeout"));
+        c.getDuration("ask-timeout"),
+        config.getInt("synced-store.session.max-queued-messages"),
+        config.getInt("synced-store.session.max-pushes-in-flight"));
   }
 }

@@ -1,0 +1,44 @@
+package io.syncedstore.api.protocol;
+
+import com.fasterxml.jackson.annotation.JsonSubTypes;
+import com.fasterxml.jackson.annotation.JsonTypeInfo;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * A message a client sends over the sync WebSocket ({@code docs/PROTOCOL.md}). Each is one JSON
+ * object whose {@code type} names it. A wire type: never persisted, never a journal event.
+ */
+@JsonTypeInfo(use = JsonTypeInfo.Id.NAME, include = JsonTypeInfo.As.PROPERTY, property = "type")
+@JsonSubTypes({
+    @JsonSubTypes.Type(value = ClientMessage.Hello.class, name = "hello"),
+    @JsonSubTypes.Type(value = ClientMessage.Push.class, name = "push"),
+    @JsonSubTypes.Type(value = ClientMessage.Ping.class, name = "ping")})
+public sealed interface ClientMessage {
+
+  /**
+   * The first message of every connection.
+   *
+   * @param protocolVersion the protocol version the client speaks; the server speaks {@link #PROTOCOL_VERSION}
+   * @param clientGroupId the client's group (one per browser profile or app install)
+   * @param clientId the client (one per tab or process); owned by the first user that uses it
+   * @param cookie the cookie the client holds, absent for a client with no data yet
+   * @param schemaVersion the app schema version the client was built against; must equal the server's
+   * @param auth the token for the server's auth provider, absent for anonymous
+   */
+  record Hello(int protocolVersion, String clientGroupId, String clientId, Optional<String> cookie, int schemaVersion,
+      Optional<String> auth) implements ClientMessage {}
+
+  /**
+   * Mutations of the hello's client, ids strictly increasing.
+   *
+   * @param mutations one or more mutations
+   */
+  record Push(List<MutationRequest> mutations) implements ClientMessage {}
+
+  /** A heartbeat; the server answers {@link ServerMessage.Pong}. */
+  record Ping() implements ClientMessage {}
+
+  /** The protocol version this build speaks. */
+  int PROTOCOL_VERSION = 1;
+}

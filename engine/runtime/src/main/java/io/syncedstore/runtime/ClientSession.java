@@ -1,0 +1,360 @@
+package io.syncedstore.runtime;
+
+import io.syncedstore.api.ErrorCode;
+import io.syncedstore.api.protocol.ClientMessage;
+import io.syncedstore.api.protocol.MutationRequest;
+import io.syncedstore.api.protocol.PatchOp;
+import io.syncedstore.api.protocol.ServerMessage;
+import java.util.ArrayDeque;
+import java.util.List;
+import java.util.Map;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.PostStop;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.pattern.StatusReply;
+
+/**
+ * One connected client: a child of its {@link AppInstance}. It knows the client's user, group and
+ * cookie, turns every committed batch of the instance into a poke holding only what this user may
+ * see (public entries and the user's own private entries, never server-only ones), forwards the
+ * client's pushes to the instance, and writes to the client's socket through {@link SocketOut}.
+ *
+ * <p>Slow consumers: at most {@code max-queued-messages} messages are handed to the socket and not
+ * yet written out ({@link Delivered} counts them down). When a poke would exceed that, the session
+ * drops single pokes and, once the socket has drained, asks the instance for one catch-up patch from
+ * the last cookie it handed out. So its memory is bounded whatever the write rate, and a slow client
+ * never slows the instance or the other clients.
+ */
+public final class ClientSession extends AbstractBehavior<ClientSession.Command> {
+
+  /** What a session accepts. */
+  public sealed interface Command extends JsonSerializable {}
+
+  /**
+   * The client pushed; {@code acceptedTo} hears back once the push is on its way to the instance,
+   * which is at once unless {@code max-pushes-in-flight} pushes await their answer.
+   *
+   * @param mutations the mutations
+   * @param acceptedTo gets {@link Accepted#INSTANCE}
+   */
+  public record ClientPush(List<MutationRequest> mutations, ActorRef<Accepted> acceptedTo) implements Command {}
+
+  /** The answer to {@link ClientPush}: read the next message. */
+  public enum Accepted implements JsonSerializable {
+    /** The only value. */
+    INSTANCE
+  }
+
+  /** The client sent a ping. */
+  public enum ClientPing implements Command {
+    /** The only value. */
+    INSTANCE
+  }
+
+  /**
+   * The client sent something invalid: tell it, then close.
+   *
+   * @param code the error code
+   * @param message what was wrong
+   * @param closeCode the WebSocket close code
+   */
+  public record ClientError(ErrorCode code, String message, int closeCode) implements Command {}
+
+  /** The socket is gone: stop. */
+  public enum SocketClosed implements Command {
+    /** The only value. */
+    INSTANCE
+  }
+
+  /** One {@link SocketOut.Text} of this session was written to the socket. */
+  public enum Delivered implements Command {
+    /** The only value. */
+    INSTANCE
+  }
+
+  /**
+   * Report {@link Stats}.
+   *
+   * @param replyTo gets the stats
+   */
+  public record GetStats(ActorRef<Stats> replyTo) implements Command {}
+
+  /**
+   * A session's counters.
+   *
+   * @param clientId the client
+   * @param userId its user, or {@code null}
+   * @param queued messages handed to the socket and not yet written
+   * @param maxQueued the most that ever were
+   * @param pokesSent pokes handed to the socket
+   * @param pokesDropped pokes dropped because the socket was full (covered by a later catch-up)
+   * @param catchUps catch-up pokes sent
+   * @param cookie the cookie of the last poke handed to the socket
+   */
+  public record Stats(String clientId, String userId, int queued, int maxQueued, long pokesSent, long pokesDropped,
+      long catchUps, String cookie) implements JsonSerializable {}
+
+  /** A newer connection of the same client replaced this one. */
+  enum Superseded implements Command { INSTANCE }
+
+  /** A committed batch of the instance. */
+  record Changes(CommittedBatch batch) implements Command {}
+
+  /** The patch from the cookie this session asked with, to the instance's cookie when it answered. */
+  record CatchUp(InstanceState.Patch patch) implements Command {}
+
+  private record PushAnswered(StatusReply<AppInstance.PushResult> reply) implements Command {}
+
+  /**
+   * What the instance hands a new session.
+   *
+   * @param instance the parent
+   * @param clientGroupId the client's group
+   * @param clientId the client
+   * @param userId the user, or {@code null}
+   * @param socket the client's socket
+   * @param clientCookie the cookie the client said it holds, or {@code null}
+   * @param initial the patch from {@code clientCookie} to now
+   * @param lastMutationId the client's last processed mutation id
+   * @param maxQueued {@code max-queued-messages}
+   * @param maxPushesInFlight {@code max-pushes-in-flight}
+   */
+  record Start(ActorRef<AppInstance.Command> instance, String clientGroupId, String clientId, String userId,
+      ActorRef<SocketOut> socket, String clientCookie, InstanceState.Patch initial, long lastMutationId, int maxQueued,
+      int maxPushesInFlight) {}
+
+  static Behavior<Command> create(Start start) {
+    return Behaviors.setup(context -> new ClientSession(context, start));
+  }
+
+  private final Start start;
+  private final ActorRef<SocketOut> socket;
+  private final ActorRef<StatusReply<AppInstance.PushResult>> pushReplies;
+  /** The cookie the client holds once it has read everything handed to the socket. */
+  private String cookie;
+  /** The client's own last mutation id as the pokes handed out so far tell it. */
+  private long confirmed;
+  private int queued;
+  private int maxQueued;
+  private long pokesSent;
+  private long pokesDropped;
+  private long catchUps;
+  /** Pokes are being dropped; a catch-up is due once the socket drains. */
+  private boolean behind;
+  private boolean awaitingCatchUp;
+  /** Failure notices and errors that came while behind: few (bounded by the pushes in flight), never dropped. */
+  private final ArrayDeque<String> notices = new ArrayDeque<>();
+  private boolean pongDue;
+  private int pushesInFlight;
+  private final ArrayDeque<ClientPush> waitingPushes = new ArrayDeque<>();
+  private boolean closed;
+
+  private ClientSession(ActorContext<Command> context, Start start) {
+    super(context);
+    this.start = start;
+    this.socket = start.socket();
+    this.pushReplies = castRef(context.messageAdapter(StatusReply.class, r -> new PushAnswered(castReply(r))));
+    this.cookie = start.clientCookie();
+    this.confirmed = start.lastMutationId();
+    hand(CommittedBatch.json(new ServerMessage.Connected(ClientMessage.PROTOCOL_VERSION, start.userId(), start.lastMutationId())));
+    InstanceState.Patch initial = start.initial();
+    sendPoke(pokeJson(cookie, initial.cookie().toString(), opsJson(initial.ops()), initial.lastMutationIdChanges()),
+        initial.cookie().toString(), initial.lastMutationIdChanges());
+  }
+
+  @SuppressWarnings({"unchecked", "rawtypes"})
+  private static ActorRef<StatusReply<AppInstance.PushResult>> castRef(ActorRef adapter) {
+    return adapter; // the adapter takes any StatusReply; only push answers are sent to it
+  }
+
+  @SuppressWarnings("unchecked")
+  private static StatusReply<AppInstance.PushResult> castReply(StatusReply<?> reply) {
+    return (StatusReply<AppInstance.PushResult>) reply;
+  }
+
+  @Override
+  public Receive<Command> createReceive() {
+    return newReceiveBuilder()
+        .onMessage(Changes.class, this::onChanges)
+        .onMessageEquals(Delivered.INSTANCE, this::onDelivered)
+        .onMessage(CatchUp.class, this::onCatchUp)
+        .onMessage(ClientPush.class, this::onPush)
+        .onMessage(PushAnswered.class, this::onPushAnswered)
+        .onMessageEquals(ClientPing.INSTANCE, this::onPing)
+        .onMessage(ClientError.class, e -> closeWith(e.code(), e.message(), e.closeCode()))
+        .onMessageEquals(Superseded.INSTANCE, () -> closeWith(ErrorCode.SUPERSEDED,
+            "a newer connection of client " + start.clientId() + " replaced this one", 4409))
+        .onMessageEquals(SocketClosed.INSTANCE, () -> {
+          closed = true;
+          return Behaviors.stopped();
+        })
+        .onMessage(GetStats.class, g -> {
+          g.replyTo().tell(new Stats(start.clientId(), start.userId(), queued, maxQueued, pokesSent, pokesDropped, catchUps, cookie));
+          return this;
+        })
+        .onSignal(PostStop.class, s -> {
+          if (!closed) {
+            // The instance stopped or restarted: the client reconnects and catches up from its cookie.
+            socket.tell(new SocketOut.Close(1012, "instance restarting; reconnect"));
+          }
+          return this;
+        })
+        .build();
+  }
+
+  private Behavior<Command> onChanges(Changes changes) {
+    CommittedBatch batch = changes.batch();
+    for (CommittedBatch.Change c : batch.changes()) {
+      if (c.failure() != null && c.clientId().equals(start.clientId())) {
+        notice(CommittedBatch.json(new ServerMessage.MutationFailed(c.mutationId(),
+            new ServerMessage.ErrorBody(c.failure().code(), c.failure().message()))));
+      }
+    }
+    if (awaitingCatchUp) {
+      return this; // the catch-up, computed after this batch, covers it
+    }
+    if (behind || queued >= start.maxQueued()) {
+      behind = true;
+      pokesDropped++;
+      return this;
+    }
+    String ops = batch.opsJson(start.userId());
+    Map<String, Long> lmids = batch.lastMutationIdChanges(start.clientGroupId());
+    if (ops.isEmpty() && lmids.isEmpty()) {
+      return this; // nothing this client may see; its next poke starts from the cookie it has
+    }
+    sendPoke(pokeJson(cookie, batch.cookie(), ops, lmids), batch.cookie(), lmids);
+    return this;
+  }
+
+  private Behavior<Command> onDelivered() {
+    queued--;
+    if (behind && queued == 0 && !awaitingCatchUp) {
+      awaitingCatchUp = true;
+      start.instance().tell(new AppInstance.SessionCatchUp(getContext().getSelf(), cookie, start.clientGroupId(), start.userId()));
+    } else if (!behind) {
+      flushNotices();
+    }
+    return this;
+  }
+
+  private Behavior<Command> onCatchUp(CatchUp catchUp) {
+    awaitingCatchUp = false;
+    behind = false;
+    catchUps++;
+    flushNotices();
+    InstanceState.Patch patch = catchUp.patch();
+    String to = patch.cookie().toString();
+    sendPoke(pokeJson(cookie, to, opsJson(patch.ops()), patch.lastMutationIdChanges()), to, patch.lastMutationIdChanges());
+    return this;
+  }
+
+  private Behavior<Command> onPush(ClientPush push) {
+    if (pushesInFlight >= start.maxPushesInFlight()) {
+      waitingPushes.add(push); // at most one: the gateway reads the next message only after Accepted
+      return this;
+    }
+    forward(push);
+    return this;
+  }
+
+  private void forward(ClientPush push) {
+    pushesInFlight++;
+    start.instance().tell(new AppInstance.Push(start.clientGroupId(), start.clientId(), start.userId(), push.mutations(), pushReplies));
+    push.acceptedTo().tell(Accepted.INSTANCE);
+  }
+
+  private Behavior<Command> onPushAnswered(PushAnswered answered) {
+    pushesInFlight--;
+    if (!waitingPushes.isEmpty()) {
+      forward(waitingPushes.removeFirst());
+    }
+    StatusReply<AppInstance.PushResult> reply = answered.reply();
+    if (reply.isError()) {
+      var error = InstanceErrors.unwrap(reply.getError());
+      notice(CommittedBatch.json(new ServerMessage.Error(new ServerMessage.ErrorBody(error.code(), error.getMessage()))));
+    } else {
+      long last = reply.getValue().lastMutationId();
+      if (last > confirmed && !behind && !awaitingCatchUp) {
+        // Every mutation of the push was a duplicate, so no batch confirmed it: confirm it here.
+        Map<String, Long> lmids = Map.of(start.clientId(), last);
+        sendPoke(pokeJson(cookie, cookie, "", lmids), cookie, lmids);
+      }
+    }
+    return this;
+  }
+
+  private Behavior<Command> onPing() {
+    if (behind || queued >= start.maxQueued()) {
+      pongDue = true;
+    } else {
+      hand(PONG);
+    }
+    return this;
+  }
+
+  private Behavior<Command> closeWith(ErrorCode code, String message, int closeCode) {
+    flushNotices();
+    socket.tell(new SocketOut.Text(CommittedBatch.json(new ServerMessage.Error(new ServerMessage.ErrorBody(code, message))), null));
+    socket.tell(new SocketOut.Close(closeCode, code.name()));
+    closed = true;
+    return Behaviors.stopped();
+  }
+
+  private static final String PONG = CommittedBatch.json(new ServerMessage.Pong());
+
+  private void notice(String json) {
+    if (behind || awaitingCatchUp || queued >= start.maxQueued()) {
+      notices.add(json);
+    } else {
+      hand(json);
+    }
+  }
+
+  private void flushNotices() {
+    while (!notices.isEmpty()) {
+      hand(notices.removeFirst());
+    }
+    if (pongDue) {
+      pongDue = false;
+      hand(PONG);
+    }
+  }
+
+  private void sendPoke(String json, String toCookie, Map<String, Long> lmids) {
+    hand(json);
+    pokesSent++;
+    cookie = toCookie;
+    Long own = lmids.get(start.clientId());
+    if (own != null && own > confirmed) {
+      confirmed = own;
+    }
+  }
+
+  private void hand(String json) {
+    socket.tell(new SocketOut.Text(json, getContext().getSelf()));
+    queued++;
+    maxQueued = Math.max(maxQueued, queued);
+  }
+
+  private static String opsJson(List<PatchOp> ops) {
+    StringBuilder sb = new StringBuilder();
+    for (PatchOp op : ops) {
+      if (!sb.isEmpty()) {
+        sb.append(',');
+      }
+      sb.append(CommittedBatch.json(op));
+    }
+    return sb.toString();
+  }
+
+  /** A poke rendered by hand, so that the shared public part of a batch is serialized once for all sessions. */
+  private static String pokeJson(String baseCookie, String cookie, String opsJson, Map<String, Long> lastMutationIdChanges) {
+    return "{\"type\":\"poke\",\"baseCookie\":" + CommittedBatch.json(baseCookie) + ",\"cookie\":" + CommittedBatch.json(cookie)
+        + ",\"patch\":[" + opsJson + "],\"lastMutationIDChanges\":" + CommittedBatch.json(lastMutationIdChanges) + "}";
+  }
+}

@@ -1,0 +1,282 @@
+package io.syncedstore.gateway;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.StreamReadConstraints;
+import com.fasterxml.jackson.core.exc.StreamConstraintsException;
+import com.fasterxml.jackson.databind.JsonMappingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.exc.InvalidTypeIdException;
+import io.syncedstore.api.ErrorCode;
+import io.syncedstore.api.Json;
+import io.syncedstore.api.SyncException;
+import io.syncedstore.api.protocol.ClientMessage;
+import io.syncedstore.api.protocol.MutationRequest;
+import io.syncedstore.api.protocol.ServerMessage;
+import io.syncedstore.persistence.SyncEngine;
+import io.syncedstore.runtime.ClientSession;
+import io.syncedstore.runtime.InstanceErrors;
+import io.syncedstore.runtime.InstanceId;
+import io.syncedstore.runtime.SocketOut;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import org.apache.pekko.Done;
+import org.apache.pekko.NotUsed;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import org.apache.pekko.http.javadsl.model.ws.Message;
+import org.apache.pekko.http.javadsl.model.ws.TextMessage;
+import org.apache.pekko.japi.Pair;
+import org.apache.pekko.stream.Materializer;
+import org.apache.pekko.stream.OverflowStrategy;
+import org.apache.pekko.stream.javadsl.Flow;
+import org.apache.pekko.stream.javadsl.Keep;
+import org.apache.pekko.stream.javadsl.Sink;
+import org.apache.pekko.stream.javadsl.Source;
+import org.apache.pekko.stream.typed.javadsl.ActorSource;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One sync WebSocket connection, gateway side ({@code docs/PROTOCOL.md}): parses what the client
+ * sends, authenticates the hello, connects the client to its instance, and from then on hands
+ * every message to the client's {@link ClientSession}. The session writes to the socket through an
+ * actor-backed source whose buffer it keeps bounded.
+ *
+ * <p>Input is read one message at a time: a push is read only once the previous one is on its way
+ * to the instance, so a client that pushes faster than its instance commits is slowed by TCP
+ * backpressure, not buffered.
+ */
+final class SyncSocket {
+  private static final Logger LOG = LoggerFactory.getLogger(SyncSocket.class);
+
+  /**
+   * Settings of sync sockets ({@code synced-store.sync} in the gateway's configuration).
+   *
+   * @param maxMessageBytes the largest message a client may send
+   * @param maxJsonDepth the deepest nesting of a client message
+   * @param maxQueuedMessages the session's bound on messages handed to the socket
+   */
+  record Settings(int maxMessageBytes, int maxJsonDepth, int maxQueuedMessages) {}
+
+  private final SyncEngine engine;
+  private final AuthProvider auth;
+  private final InstanceId id;
+  private final Settings settings;
+  private final ObjectMapper reader;
+  private final Materializer materializer;
+  private ActorRef<SocketOut> socket;
+  /** Set once connected; read and written only by the inbound stream's stages, one message at a time. */
+  private volatile ActorRef<ClientSession.Command> session;
+  private boolean helloSeen;
+  private volatile boolean closing;
+  private boolean socketClosed;
+
+  SyncSocket(SyncEngine engine, AuthProvider auth, InstanceId id, Settings settings, ObjectMapper reader) {
+    this.engine = engine;
+    this.auth = auth;
+    this.id = id;
+    this.settings = settings;
+    this.reader = reader;
+    this.materializer = Materializer.matFromSystem(engine.system());
+  }
+
+  /** @return the wire reader: {@link Json#mapper()}'s strictness, with nesting bounded by {@code maxJsonDepth} */
+  static ObjectMapper reader(int maxJsonDepth) {
+    ObjectMapper mapper = Json.mapper().copy();
+    mapper.getFactory().setStreamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(maxJsonDepth).build());
+    return mapper;
+  }
+
+  /** @return the message flow of this connection; materialize it once */
+  Flow<Message, Message, NotUsed> flow() {
+    Pair<ActorRef<SocketOut>, Source<SocketOut, NotUsed>> out = ActorSource.<SocketOut>actorRef(
+            o -> false, o -> Optional.empty(), settings.maxQueuedMessages() + 64, OverflowStrategy.fail())
+        .preMaterialize(materializer);
+    socket = out.first();
+    Source<Message, NotUsed> outgoing = out.second().map(SyncSocket::render);
+    Sink<Message, CompletionStage<Done>> incoming = Flow.<Message>create()
+        .mapAsync(1, this::text)
+        .mapAsync(1, this::onText)
+        .toMat(Sink.ignore(), Keep.right());
+    return Flow.fromSinkAndSourceCoupledMat(incoming, outgoing, Keep.left())
+        .mapMaterializedValue(done -> {
+          done.whenComplete((d, error) -> socketClosed());
+          return NotUsed.getInstance();
+        });
+  }
+
+  private static Message render(SocketOut out) {
+    if (out instanceof SocketOut.Text text) {
+      if (text.ackTo() != null) {
+        text.ackTo().tell(ClientSession.Delivered.INSTANCE);
+      }
+      return TextMessage.create(text.json());
+    }
+    SocketOut.Close close = (SocketOut.Close) out;
+    return TextMessage.create(FrameGuard.closeMarker(close.code(), close.reason()));
+  }
+
+  /** @return the whole text of {@code message} (the frame guard bounds its size), or {@code null} for a binary message */
+  private CompletionStage<Optional<String>> text(Message message) {
+    if (!message.isText()) {
+      message.asBinaryMessage().getStreamedData().runWith(Sink.ignore(), materializer);
+      return CompletableFuture.completedFuture(Optional.empty());
+    }
+    TextMessage text = message.asTextMessage();
+    if (text.isStrict()) {
+      return CompletableFuture.completedFuture(Optional.of(text.getStrictText()));
+    }
+    return text.getStreamedText().runFold(new StringBuilder(), StringBuilder::append, materializer)
+        .thenApply(sb -> Optional.of(sb.toString()));
+  }
+
+  private CompletionStage<Done> onText(Optional<String> text) {
+    if (closing) {
+      return done();
+    }
+    if (text.isEmpty()) {
+      return refuse(ErrorCode.BAD_MESSAGE, "binary messages are not supported; send JSON text messages", 1003);
+    }
+    ClientMessage message;
+    try {
+      message = reader.readValue(text.get(), ClientMessage.class);
+      validate(message);
+    } catch (SyncException e) {
+      return refuse(e.code(), e.getMessage(), CloseCodes.forError(e.code()));
+    } catch (JsonProcessingException e) {
+      return refuse(ErrorCode.BAD_MESSAGE, describe(e), CloseCodes.forError(ErrorCode.BAD_MESSAGE));
+    }
+    if (message instanceof ClientMessage.Hello hello) {
+      if (helloSeen) {
+        return refuse(ErrorCode.PROTOCOL_VIOLATION, "a second hello; send hello once, as the first message", 4405);
+      }
+      helloSeen = true;
+      return hello(hello);
+    }
+    if (session == null) {
+      return refuse(ErrorCode.PROTOCOL_VIOLATION, "the first message must be a hello, got " + typeName(message), 4405);
+    }
+    if (message instanceof ClientMessage.Push push) {
+      return AskPattern.<ClientSession.Command, ClientSession.Accepted>ask(session,
+              replyTo -> new ClientSession.ClientPush(push.mutations(), replyTo), engine.askTimeout(), engine.system().scheduler())
+          .thenApply(accepted -> Done.getInstance());
+    }
+    session.tell(ClientSession.ClientPing.INSTANCE);
+    return done();
+  }
+
+  private CompletionStage<Done> hello(ClientMessage.Hello hello) {
+    if (hello.protocolVersion() != ClientMessage.PROTOCOL_VERSION) {
+      return refuse(ErrorCode.VERSION_NOT_SUPPORTED, "protocol version " + hello.protocolVersion()
+          + " is not supported; this server speaks protocol version " + ClientMessage.PROTOCOL_VERSION, 4406);
+    }
+    String user;
+    try {
+      user = auth.authenticate(hello.auth().filter(t -> !t.isEmpty()).orElse(null)).orElse(null);
+    } catch (SyncException e) {
+      return refuse(e.code(), e.getMessage(), CloseCodes.forError(e.code()));
+    }
+    return engine.connect(id, hello.clientGroupId(), hello.clientId(), user, hello.cookie().orElse(null), hello.schemaVersion(), socket)
+        .handle((connected, error) -> {
+          if (error != null) {
+            SyncException e = InstanceErrors.unwrap(error);
+            refuse(e.code(), e.getMessage(), CloseCodes.forError(e.code()));
+          } else {
+            attach(connected);
+          }
+          return Done.getInstance();
+        });
+  }
+
+  private synchronized void attach(ActorRef<ClientSession.Command> connected) {
+    session = connected;
+    if (socketClosed) {
+      connected.tell(ClientSession.SocketClosed.INSTANCE);
+    }
+  }
+
+  private synchronized void socketClosed() {
+    socketClosed = true;
+    if (session != null) {
+      session.tell(ClientSession.SocketClosed.INSTANCE);
+    }
+  }
+
+  /** Refuses what the client sent: an error message, then the close code. */
+  private CompletionStage<Done> refuse(ErrorCode code, String message, int closeCode) {
+    closing = true;
+    LOG.debug("closing sync socket of [{}] with {}: {}", id, closeCode, message);
+    if (session != null) {
+      session.tell(new ClientSession.ClientError(code, message, closeCode));
+    } else {
+      String json;
+      try {
+        json = Json.mapper().writeValueAsString(new ServerMessage.Error(new ServerMessage.ErrorBody(code, message)));
+      } catch (JsonProcessingException e) {
+        throw new IllegalStateException(e);
+      }
+      socket.tell(new SocketOut.Text(json, null));
+      socket.tell(new SocketOut.Close(closeCode, code.name()));
+    }
+    return done();
+  }
+
+  private static void validate(ClientMessage message) {
+    if (message instanceof ClientMessage.Hello h) {
+      if (h.clientGroupId() == null || h.clientId() == null || h.cookie() == null || h.auth() == null) {
+        throw new SyncException(ErrorCode.BAD_MESSAGE, "a hello needs protocolVersion, clientGroupId, clientId and schemaVersion"
+            + " (cookie and auth may be left out, not null)");
+      }
+    } else if (message instanceof ClientMessage.Push p) {
+      if (p.mutations() == null) {
+        throw new SyncException(ErrorCode.BAD_MESSAGE, "a push needs a mutations array");
+      }
+      for (int i = 0; i < p.mutations().size(); i++) {
+        MutationRequest m = p.mutations().get(i);
+        if (m == null || m.name() == null || m.args() == null) {
+          throw new SyncException(ErrorCode.BAD_MESSAGE, "mutations[" + i + "] needs id, name, args and timestamp");
+        }
+      }
+    }
+  }
+
+  private String describe(JsonProcessingException e) {
+    if (e instanceof StreamConstraintsException) {
+      return "message nested deeper than " + settings.maxJsonDepth() + " levels";
+    }
+    if (e instanceof InvalidTypeIdException t) {
+      return t.getTypeId() == null
+          ? "a message needs a \"type\": hello, push or ping"
+          : "unknown message type '" + abbreviate(t.getTypeId()) + "'; expected hello, push or ping";
+    }
+    if (e instanceof JsonMappingException m && !m.getPath().isEmpty()) {
+      return "invalid field " + path(m) + ": " + abbreviate(m.getOriginalMessage());
+    }
+    return "not a JSON message: " + abbreviate(e.getOriginalMessage());
+  }
+
+  private static String path(JsonMappingException e) {
+    StringBuilder sb = new StringBuilder();
+    for (JsonMappingException.Reference r : e.getPath()) {
+      if (r.getFieldName() != null) {
+        sb.append(sb.isEmpty() ? "" : ".").append(r.getFieldName());
+      } else if (r.getIndex() >= 0) {
+        sb.append('[').append(r.getIndex()).append(']');
+      }
+    }
+    return sb.toString();
+  }
+
+  private static String abbreviate(String s) {
+    return s == null ? "" : s.length() > 200 ? s.substring(0, 200) + "..." : s;
+  }
+
+  private static String typeName(ClientMessage message) {
+    return message instanceof ClientMessage.Push ? "push" : "ping";
+  }
+
+  private static CompletionStage<Done> done() {
+    return CompletableFuture.completedFuture(Done.getInstance());
+  }
+}
