@@ -59,7 +59,8 @@ public final class SyncServer implements AutoCloseable {
       AuthProvider auth = AuthProvider.named(config.getString("synced-store.auth.provider"));
       Route route = handleRejections(jsonRejections(), () -> concat(
           path("health", () -> get(() -> complete(JsonResponses.ok(Map.of("status", "ok", "apps", engine.apps().keySet()))))),
-          new InstanceRoutes(engine, auth).routes()));
+          new InstanceRoutes(engine, auth).routes(),
+          new ReplicacheRoutes(engine, auth).routes()));
       String host = config.getString("synced-store.http.host");
       int port = config.getInt("synced-store.http.port");
       ServerBinding binding = Http.get(engine.system()).newServerAt(host, port).bind(route)
