@@ -9,7 +9,6 @@ final class CloseCodes {
   /** @return the close code for a connection refused or ended with {@code code} */
   static int forError(ErrorCode code) {
     return switch (code) {
-      case MESSAGE_TOO_LARGE -> 1009;
       case UNAUTHORIZED -> 4401;
       case CLIENT_OWNED_BY_OTHER_USER -> 4403;
       case NOT_FOUND -> 4404;

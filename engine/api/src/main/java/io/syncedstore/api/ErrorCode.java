@@ -47,8 +47,6 @@ public enum ErrorCode {
   BAD_MESSAGE,
   /** A WebSocket message came at the wrong time: anything before the hello, or a second hello. */
   PROTOCOL_VIOLATION,
-  /** A WebSocket message is larger than the server's limit. */
-  MESSAGE_TOO_LARGE,
   /** The client speaks a protocol version (or push/pull version) the server does not. */
   VERSION_NOT_SUPPORTED,
   /** The client's app schema version differs from the server's. */
