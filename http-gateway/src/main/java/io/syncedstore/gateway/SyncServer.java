@@ -57,10 +57,12 @@ public final class SyncServer implements AutoCloseable {
     SyncEngine engine = SyncEngine.start(config, apps, "synced-store");
     try {
       AuthProvider auth = AuthProvider.named(config.getString("synced-store.auth.provider"));
+      Route sync = new SyncSocketRoutes(engine, auth, config).routes();
       Route route = handleRejections(jsonRejections(), () -> concat(
           path("health", () -> get(() -> complete(JsonResponses.ok(Map.of("status", "ok", "apps", engine.apps().keySet()))))),
           new InstanceRoutes(engine, auth).routes(),
-          new ReplicacheRoutes(engine, auth).routes()));
+          new ReplicacheRoutes(engine, auth).routes(),
+          sync));
       String host = config.getString("synced-store.http.host");
       int port = config.getInt("synced-store.http.port");
       ServerBinding binding = Http.get(engine.system()).newServerAt(host, port).bind(route)
