@@ -49,6 +49,12 @@ import org.slf4j.LoggerFactory;
  */
 final class SyncSocket {
   private static final Logger LOG = LoggerFactory.getLogger(SyncSocket.class);
+  /**
+   * How long reading waits for the session to take a push: it waits while the client has
+   * {@code max-pushes-in-flight} pushes at a busy instance, so this is long. A session that is gone
+   * closes the socket itself (1012); this only ends a connection whose session vanished unseen (1011).
+   */
+  private static final java.time.Duration PUSH_ACCEPT_TIMEOUT = java.time.Duration.ofMinutes(2);
 
   /**
    * Settings of sync sockets ({@code synced-store.sync} in the gateway's configuration).
@@ -159,7 +165,7 @@ final class SyncSocket {
     }
     if (message instanceof ClientMessage.Push push) {
       return AskPattern.<ClientSession.Command, ClientSession.Accepted>ask(session,
-              replyTo -> new ClientSession.ClientPush(push.mutations(), replyTo), engine.askTimeout(), engine.system().scheduler())
+              replyTo -> new ClientSession.ClientPush(push.mutations(), replyTo), PUSH_ACCEPT_TIMEOUT, engine.system().scheduler())
           .thenApply(accepted -> Done.getInstance());
     }
     session.tell(ClientSession.ClientPing.INSTANCE);

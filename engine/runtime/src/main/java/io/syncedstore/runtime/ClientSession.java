@@ -138,6 +138,8 @@ public final class ClientSession extends AbstractBehavior<ClientSession.Command>
   private String cookie;
   /** The client's own last mutation id as the pokes handed out so far tell it. */
   private long confirmed;
+  /** The client's last mutation id as the instance's answers to its pushes tell it. */
+  private long answered;
   private int queued;
   private int maxQueued;
   private long pokesSent;
@@ -146,7 +148,10 @@ public final class ClientSession extends AbstractBehavior<ClientSession.Command>
   /** Pokes are being dropped; a catch-up is due once the socket drains. */
   private boolean behind;
   private boolean awaitingCatchUp;
-  /** Failure notices and errors that came while behind: few (bounded by the pushes in flight), never dropped. */
+  /**
+   * Failure notices and errors waiting for room in the socket: bounded by the pushes in flight
+   * (each push's answer and its mutations' failures), never dropped, always sent before the next poke.
+   */
   private final ArrayDeque<String> notices = new ArrayDeque<>();
   private boolean pongDue;
   private int pushesInFlight;
@@ -217,7 +222,7 @@ public final class ClientSession extends AbstractBehavior<ClientSession.Command>
     if (awaitingCatchUp) {
       return this; // the catch-up, computed after this batch, covers it
     }
-    if (behind || queued >= start.maxQueued()) {
+    if (behind || queued >= start.maxQueued() || !notices.isEmpty()) {
       behind = true;
       pokesDropped++;
       return this;
@@ -233,23 +238,31 @@ public final class ClientSession extends AbstractBehavior<ClientSession.Command>
 
   private Behavior<Command> onDelivered() {
     queued--;
-    if (behind && queued == 0 && !awaitingCatchUp) {
+    pumpNotices();
+    maybeCatchUp();
+    return this;
+  }
+
+  /** Once the socket has drained, asks the instance for the patch from the last cookie handed out. */
+  private void maybeCatchUp() {
+    if (behind && queued == 0 && notices.isEmpty() && !awaitingCatchUp) {
       awaitingCatchUp = true;
       start.instance().tell(new AppInstance.SessionCatchUp(getContext().getSelf(), cookie, start.clientGroupId(), start.userId()));
-    } else if (!behind) {
-      flushNotices();
     }
-    return this;
   }
 
   private Behavior<Command> onCatchUp(CatchUp catchUp) {
     awaitingCatchUp = false;
     behind = false;
     catchUps++;
-    flushNotices();
     InstanceState.Patch patch = catchUp.patch();
     String to = patch.cookie().toString();
-    sendPoke(pokeJson(cookie, to, opsJson(patch.ops()), patch.lastMutationIdChanges()), to, patch.lastMutationIdChanges());
+    Map<String, Long> lmids = patch.lastMutationIdChanges();
+    if (answered > confirmed && answered > lmids.getOrDefault(start.clientId(), 0L)) {
+      lmids = new java.util.LinkedHashMap<>(lmids);
+      lmids.put(start.clientId(), answered); // a duplicate-only push, answered while behind
+    }
+    sendPoke(pokeJson(cookie, to, opsJson(patch.ops()), lmids), to, lmids);
     return this;
   }
 
@@ -268,37 +281,39 @@ public final class ClientSession extends AbstractBehavior<ClientSession.Command>
     push.acceptedTo().tell(Accepted.INSTANCE);
   }
 
-  private Behavior<Command> onPushAnswered(PushAnswered answered) {
+  private Behavior<Command> onPushAnswered(PushAnswered message) {
     pushesInFlight--;
     if (!waitingPushes.isEmpty()) {
       forward(waitingPushes.removeFirst());
     }
-    StatusReply<AppInstance.PushResult> reply = answered.reply();
+    StatusReply<AppInstance.PushResult> reply = message.reply();
     if (reply.isError()) {
       var error = InstanceErrors.unwrap(reply.getError());
       notice(CommittedBatch.json(new ServerMessage.Error(new ServerMessage.ErrorBody(error.code(), error.getMessage()))));
     } else {
-      long last = reply.getValue().lastMutationId();
-      if (last > confirmed && !behind && !awaitingCatchUp) {
+      answered = Math.max(answered, reply.getValue().lastMutationId());
+      if (answered > confirmed && !behind && !awaitingCatchUp && notices.isEmpty() && queued < start.maxQueued()) {
         // Every mutation of the push was a duplicate, so no batch confirmed it: confirm it here.
-        Map<String, Long> lmids = Map.of(start.clientId(), last);
+        Map<String, Long> lmids = Map.of(start.clientId(), answered);
         sendPoke(pokeJson(cookie, cookie, "", lmids), cookie, lmids);
+      } else if (answered > confirmed && !awaitingCatchUp) {
+        behind = true; // the catch-up poke carries the confirmation
+        maybeCatchUp();
       }
     }
     return this;
   }
 
   private Behavior<Command> onPing() {
-    if (behind || queued >= start.maxQueued()) {
-      pongDue = true;
-    } else {
-      hand(PONG);
+    if (!pongDue) {
+      pongDue = true; // pings that come while a pong waits are answered by that pong
+      pumpNotices();
     }
     return this;
   }
 
   private Behavior<Command> closeWith(ErrorCode code, String message, int closeCode) {
-    flushNotices();
+    notices.forEach(this::hand); // few: bounded by the pushes in flight
     socket.tell(new SocketOut.Text(CommittedBatch.json(new ServerMessage.Error(new ServerMessage.ErrorBody(code, message))), null));
     socket.tell(new SocketOut.Close(closeCode, code.name()));
     closed = true;
@@ -307,19 +322,18 @@ public final class ClientSession extends AbstractBehavior<ClientSession.Command>
 
   private static final String PONG = CommittedBatch.json(new ServerMessage.Pong());
 
+  /** Queues a failure notice or error: never dropped, sent in order as the socket has room. */
   private void notice(String json) {
-    if (behind || awaitingCatchUp || queued >= start.maxQueued()) {
-      notices.add(json);
-    } else {
-      hand(json);
-    }
+    notices.add(json);
+    pumpNotices();
   }
 
-  private void flushNotices() {
-    while (!notices.isEmpty()) {
+  /** Hands waiting notices (and a due pong) to the socket while it has room. */
+  private void pumpNotices() {
+    while (!notices.isEmpty() && queued < start.maxQueued()) {
       hand(notices.removeFirst());
     }
-    if (pongDue) {
+    if (pongDue && queued < start.maxQueued()) {
       pongDue = false;
       hand(PONG);
     }

@@ -10,6 +10,7 @@ import io.syncedstore.runtime.journal.MutationApplied;
 import io.syncedstore.runtime.journal.MutationFailed;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -34,24 +35,33 @@ final class CommittedBatch {
   private final String baseCookie;
   private final String cookie;
   private final List<Change> changes;
-  /** The last write to each entry, in the order of those last writes. */
-  private final List<Write> writes;
+  /** The last write to each public entry, in the order of those last writes. */
+  private final List<Write> publicWrites;
+  /** The same for private entries, by owner. */
+  private final Map<String, List<Write>> privateWrites;
+  /** Last mutation ids by client group and client. */
+  private final Map<String, Map<String, Long>> lastMutationIds;
   private String publicOpsJson;
 
-  private CommittedBatch(String baseCookie, String cookie, List<Change> changes, List<Write> writes) {
+  private CommittedBatch(String baseCookie, String cookie, List<Change> changes, List<Write> publicWrites,
+      Map<String, List<Write>> privateWrites, Map<String, Map<String, Long>> lastMutationIds) {
     this.baseCookie = baseCookie;
     this.cookie = cookie;
     this.changes = changes;
-    this.writes = writes;
+    this.publicWrites = publicWrites;
+    this.privateWrites = privateWrites;
+    this.lastMutationIds = lastMutationIds;
   }
 
   /** @return the batch of {@code events}, persisted together, taking the instance from {@code baseCookie} to {@code cookie} */
   static CommittedBatch of(String baseCookie, String cookie, List<InstanceEvent> events) {
     List<Change> changes = new ArrayList<>(events.size());
     Map<List<Object>, Write> last = new LinkedHashMap<>();
+    Map<String, Map<String, Long>> lastMutationIds = new HashMap<>();
     for (InstanceEvent event : events) {
       if (event instanceof MutationApplied e) {
         changes.add(new Change(e.clientGroupId(), e.clientId(), e.mutationId(), null));
+        lastMutationIds.computeIfAbsent(e.clientGroupId(), g -> new LinkedHashMap<>()).put(e.clientId(), e.mutationId());
         for (Write w : e.writes()) {
           if (w.tier() != Tier.SERVER_ONLY) {
             List<Object> key = java.util.Arrays.asList(w.tier(), w.owner(), w.table(), w.itemKey());
@@ -61,9 +71,19 @@ final class CommittedBatch {
         }
       } else if (event instanceof MutationFailed e) {
         changes.add(new Change(e.clientGroupId(), e.clientId(), e.mutationId(), e));
+        lastMutationIds.computeIfAbsent(e.clientGroupId(), g -> new LinkedHashMap<>()).put(e.clientId(), e.mutationId());
       }
     }
-    return new CommittedBatch(baseCookie, cookie, List.copyOf(changes), List.copyOf(last.values()));
+    List<Write> publicWrites = new ArrayList<>();
+    Map<String, List<Write>> privateWrites = new HashMap<>();
+    for (Write w : last.values()) {
+      if (w.tier() == Tier.PUBLIC) {
+        publicWrites.add(w);
+      } else {
+        privateWrites.computeIfAbsent(w.owner(), o -> new ArrayList<>()).add(w);
+      }
+    }
+    return new CommittedBatch(baseCookie, cookie, List.copyOf(changes), publicWrites, privateWrites, lastMutationIds);
   }
 
   String baseCookie() {
@@ -81,43 +101,33 @@ final class CommittedBatch {
   /** @return the comma-separated JSON of the patch ops {@code userId} may see: public entries and its own private ones */
   String opsJson(String userId) {
     String shared = publicOpsJson();
-    StringBuilder own = null;
-    if (userId != null) {
-      for (Write w : writes) {
-        if (w.tier() == Tier.PRIVATE && userId.equals(w.owner())) {
-          own = own == null ? new StringBuilder() : own.append(',');
-          own.append(json(op("private", w)));
-        }
-      }
-    }
+    List<Write> own = userId == null ? null : privateWrites.get(userId);
     if (own == null) {
       return shared;
     }
-    return shared.isEmpty() ? own.toString() : shared + "," + own;
+    StringBuilder sb = new StringBuilder(shared);
+    for (Write w : own) {
+      if (!sb.isEmpty()) {
+        sb.append(',');
+      }
+      sb.append(json(op("private", w)));
+    }
+    return sb.toString();
   }
 
   /** @return the last mutation id of each client of {@code clientGroupId} that this batch advanced */
   Map<String, Long> lastMutationIdChanges(String clientGroupId) {
-    Map<String, Long> result = null;
-    for (Change c : changes) {
-      if (c.clientGroupId().equals(clientGroupId)) {
-        result = result == null ? new LinkedHashMap<>() : result;
-        result.put(c.clientId(), c.mutationId());
-      }
-    }
-    return result == null ? Map.of() : result;
+    return lastMutationIds.getOrDefault(clientGroupId, Map.of());
   }
 
   private synchronized String publicOpsJson() {
     if (publicOpsJson == null) {
       StringBuilder sb = new StringBuilder();
-      for (Write w : writes) {
-        if (w.tier() == Tier.PUBLIC) {
-          if (!sb.isEmpty()) {
-            sb.append(',');
-          }
-          sb.append(json(op("public", w)));
+      for (Write w : publicWrites) {
+        if (!sb.isEmpty()) {
+          sb.append(',');
         }
+        sb.append(json(op("public", w)));
       }
       publicOpsJson = sb.toString();
     }
@@ -138,6 +148,6 @@ final class CommittedBatch {
 
   @Override
   public String toString() {
-    return "CommittedBatch[" + baseCookie + " -> " + cookie + ", " + changes.size() + " mutations, " + writes.size() + " writes]";
+    return "CommittedBatch[" + baseCookie + " -> " + cookie + ", " + changes.size() + " mutations, " + publicWrites.size() + " public writes]";
   }
 }
