@@ -141,32 +141,54 @@ class ReplicacheApiTest {
 
   // ------------------------------------------------------------------ tests
 
+  /** The exchange docs/REPLICACHE.md shows, request for request. */
   @Test
   void pushAndPullRoundTripWithReplicacheShapes() throws Exception {
-    JsonNode pushed = push("todo/rc-1", pushBody("g1", setTodo("c1", 1, "t1", "buy milk")), "Bearer dev:alice");
+    JsonNode pushed = push("todo/rc-1", """
+        {
+          "pushVersion": 1,
+          "clientGroupID": "g1",
+          "profileID": "p1",
+          "schemaVersion": "",
+          "mutations": [
+            {"id": 1, "clientID": "c1", "name": "setTodo", "args": {"id": "t1", "text": "buy milk", "updatedAt": 1700000000000}, "timestamp": 1700000000000.375},
+            {"id": 1, "clientID": "c2", "name": "setTodo", "args": {"id": "t2", "text": "walk dog", "done": true, "updatedAt": 1700000000001}, "timestamp": 1700000000001.5}
+          ]
+        }
+        """, "Bearer dev:alice");
     assertEquals(EMPTY, pushed, "Replicache ignores a push's body; ours is {}");
 
-    JsonNode first = pull("todo/rc-1", "g1", null, "Bearer dev:alice");
+    JsonNode first = ok("/replicache/todo/rc-1/pull",
+        "{\"pullVersion\": 1, \"clientGroupID\": \"g1\", \"cookie\": null, \"profileID\": \"p1\", \"schemaVersion\": \"\"}",
+        "Bearer dev:alice");
     String epoch = first.get("cookie").get("epoch").asText();
     assertTrue(epoch.matches("[0-9a-f]{12}"), first.toString());
     assertEquals(expected("""
-        {"cookie": {"order": 1, "epoch": "EPOCH", "version": 1, "issuedTo": "g1", "pushed": true},
-         "lastMutationIDChanges": {"c1": 1},
-         "patch": [{"op": "clear"},
-                   {"op": "put", "key": "todos/t1", "value": {"id": "t1", "text": "buy milk", "done": false, "updatedAt": 101}}]}
+        {
+          "cookie": {"order": 2, "epoch": "EPOCH", "version": 2, "issuedTo": "g1", "pushed": true},
+          "lastMutationIDChanges": {"c1": 1, "c2": 1},
+          "patch": [
+            {"op": "clear"},
+            {"op": "put", "key": "todos/t1", "value": {"id": "t1", "text": "buy milk", "done": false, "updatedAt": 1700000000000}},
+            {"op": "put", "key": "todos/t2", "value": {"id": "t2", "text": "walk dog", "done": true, "updatedAt": 1700000000001}}
+          ]
+        }
         """, first.get("cookie")), first);
 
     push("todo/rc-1", pushBody("g1", mutation("c1", 2, "removeTodo", "{\"id\":\"t1\"}")), "Bearer dev:alice");
     JsonNode second = pull("todo/rc-1", "g1", first.get("cookie"), "Bearer dev:alice");
     assertEquals(expected("""
-        {"cookie": {"order": 2, "epoch": "EPOCH", "version": 2, "issuedTo": "g1", "pushed": true},
-         "lastMutationIDChanges": {"c1": 2},
-         "patch": [{"op": "del", "key": "todos/t1"}]}
+        {
+          "cookie": {"order": 3, "epoch": "EPOCH", "version": 3, "issuedTo": "g1", "pushed": true},
+          "lastMutationIDChanges": {"c1": 2},
+          "patch": [{"op": "del", "key": "todos/t1"}]
+        }
         """, first.get("cookie")), second);
 
     JsonNode unchanged = pull("todo/rc-1", "g1", second.get("cookie"), "Bearer dev:alice");
-    assertEquals(tree("{\"cookie\": " + second.get("cookie") + ", \"lastMutationIDChanges\": {}, \"patch\": []}"), unchanged,
-        "nothing changed: the very same cookie, an empty patch");
+    assertEquals(expected("""
+        {"cookie": {"order": 3, "epoch": "EPOCH", "version": 3, "issuedTo": "g1", "pushed": true}, "lastMutationIDChanges": {}, "patch": []}
+        """, first.get("cookie")), unchanged, "nothing changed: the very same cookie, an empty patch");
   }
 
   @Test
