@@ -28,6 +28,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.function.Supplier;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
@@ -59,9 +60,9 @@ public final class ReplicacheRoutes {
   private static final Logger LOG = LoggerFactory.getLogger(ReplicacheRoutes.class);
 
   /** Prefix of the caller's private entries in the Replicache key space. */
-  static final String PRIVATE_PREFIX = "$$pu/";
+  private static final String PRIVATE_PREFIX = "$$pu/";
   /** JavaScript's {@code Number.MAX_SAFE_INTEGER}: cookie orders above it would not survive the client. */
-  static final long MAX_SAFE_INTEGER = (1L << 53) - 1;
+  private static final long MAX_SAFE_INTEGER = (1L << 53) - 1;
 
   private final SyncEngine engine;
   private final AuthProvider auth;
@@ -120,7 +121,7 @@ public final class ReplicacheRoutes {
   }
 
   /** Splits a push's mutations into runs of one client, in order; validates every field. */
-  static List<Run> runs(JsonNode mutations, int maxPerRun) {
+  private static List<Run> runs(JsonNode mutations, int maxPerRun) {
     if (mutations == null || !mutations.isArray()) {
       throw badRequest("'mutations' must be an array");
     }
@@ -195,7 +196,7 @@ public final class ReplicacheRoutes {
    * @param result the engine's patch from that cookie's engine cookie (or from nothing)
    * @return {@code {cookie, lastMutationIDChanges, patch}}, or {@code {"error": "ClientStateNotFound"}}
    */
-  static ObjectNode pullResponse(String group, String user, RequestCookie cookie, AppInstance.PullResult result) {
+  private static ObjectNode pullResponse(String group, String user, RequestCookie cookie, AppInstance.PullResult result) {
     IssuedCookie issued = cookie.issued();
     if (issued != null && issued.issuedTo().equals(group) && issued.pushed() && !result.clientGroupKnown()) {
       return clientStateNotFound();
@@ -225,7 +226,7 @@ public final class ReplicacheRoutes {
   }
 
   /** @return {@code op} as a Replicache {@code PatchOperation} */
-  static ObjectNode patchOperation(PatchOp op, String user) {
+  private static ObjectNode patchOperation(PatchOp op, String user) {
     ObjectNode out = JsonNodeFactory.instance.objectNode();
     out.put("op", op.op());
     switch (op.op()) {
@@ -241,7 +242,7 @@ public final class ReplicacheRoutes {
   }
 
   /** @return {@code T/K} for a public entry, {@code $$pu/<user>/T/K} for the caller's private one */
-  static String key(PatchOp op, String user) {
+  private static String key(PatchOp op, String user) {
     String key = op.table() + "/" + op.itemKey();
     if ("public".equals(op.tier())) {
       return key;
@@ -262,7 +263,7 @@ public final class ReplicacheRoutes {
    * @param issuedTo the client group the cookie was issued to
    * @param pushed whether that group had pushed to the instance when the cookie was issued
    */
-  record IssuedCookie(long order, String epoch, long version, String issuedTo, boolean pushed) {
+  private record IssuedCookie(long order, String epoch, long version, String issuedTo, boolean pushed) {
     /** @return the engine cookie {@code epoch:version} */
     String engineCookie() {
       return new Cookie(epoch, version).toString();
@@ -302,7 +303,7 @@ public final class ReplicacheRoutes {
    * @param order its order ({@code -1} for none): the answer's order must not be below it
    * @param issued the cookie, when this server issued it; {@code null} for none or a foreign one
    */
-  record RequestCookie(JsonNode raw, long order, IssuedCookie issued) {
+  private record RequestCookie(JsonNode raw, long order, IssuedCookie issued) {
     static final RequestCookie NONE = new RequestCookie(null, -1, null);
 
     /**
@@ -402,6 +403,13 @@ public final class ReplicacheRoutes {
       LOG.error("replicache request failed", e);
       result = CompletableFuture.failedFuture(new SyncException(ErrorCode.INTERNAL, "internal error"));
     }
-    return completeWithFuture(result.exceptionally(error -> JsonResponses.error(InstanceErrors.unwrap(error))));
+    return completeWithFuture(result.exceptionally(error -> {
+      SyncException e = InstanceErrors.unwrap(error);
+      Throwable cause = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
+      if (e.code() == ErrorCode.INTERNAL && !(cause instanceof SyncException)) {
+        LOG.error("replicache request failed", cause); // SyncExceptions are refusals, or were logged where they were made
+      }
+      return JsonResponses.error(e);
+    }));
   }
 }
