@@ -138,8 +138,6 @@ public final class ClientSession extends AbstractBehavior<ClientSession.Command>
   private String cookie;
   /** The client's own last mutation id as the pokes handed out so far tell it. */
   private long confirmed;
-  /** The client's last mutation id as the instance's answers to its pushes tell it. */
-  private long answered;
   private int queued;
   private int maxQueued;
   private long pokesSent;
@@ -147,7 +145,10 @@ public final class ClientSession extends AbstractBehavior<ClientSession.Command>
   private long catchUps;
   /** Pokes are being dropped; a catch-up is due once the socket drains. */
   private boolean behind;
+  /** Asked the instance for a catch-up; batches are dropped until it is sent (it covers them). */
   private boolean awaitingCatchUp;
+  /** The catch-up patch, when it came while notices were still waiting for room. */
+  private InstanceState.Patch heldCatchUp;
   /**
    * Failure notices and errors waiting for room in the socket: bounded by the pushes in flight
    * (each push's answer and its mutations' failures), never dropped, always sent before the next poke.
@@ -252,17 +253,8 @@ public final class ClientSession extends AbstractBehavior<ClientSession.Command>
   }
 
   private Behavior<Command> onCatchUp(CatchUp catchUp) {
-    awaitingCatchUp = false;
-    behind = false;
-    catchUps++;
-    InstanceState.Patch patch = catchUp.patch();
-    String to = patch.cookie().toString();
-    Map<String, Long> lmids = patch.lastMutationIdChanges();
-    if (answered > confirmed && answered > lmids.getOrDefault(start.clientId(), 0L)) {
-      lmids = new java.util.LinkedHashMap<>(lmids);
-      lmids.put(start.clientId(), answered); // a duplicate-only push, answered while behind
-    }
-    sendPoke(pokeJson(cookie, to, opsJson(patch.ops()), lmids), to, lmids);
+    heldCatchUp = catchUp.patch();
+    pumpNotices(); // sends it once the notices that came meanwhile are out
     return this;
   }
 
@@ -290,17 +282,9 @@ public final class ClientSession extends AbstractBehavior<ClientSession.Command>
     if (reply.isError()) {
       var error = InstanceErrors.unwrap(reply.getError());
       notice(CommittedBatch.json(new ServerMessage.Error(new ServerMessage.ErrorBody(error.code(), error.getMessage()))));
-    } else {
-      answered = Math.max(answered, reply.getValue().lastMutationId());
-      if (answered > confirmed && !behind && !awaitingCatchUp && notices.isEmpty() && queued < start.maxQueued()) {
-        // Every mutation of the push was a duplicate, so no batch confirmed it: confirm it here.
-        Map<String, Long> lmids = Map.of(start.clientId(), answered);
-        sendPoke(pokeJson(cookie, cookie, "", lmids), cookie, lmids);
-      } else if (answered > confirmed && !awaitingCatchUp) {
-        behind = true; // the catch-up poke carries the confirmation
-        maybeCatchUp();
-      }
     }
+    // A push of only already processed ids needs no answer: `connected` or an earlier poke on this
+    // connection confirmed them.
     return this;
   }
 
@@ -328,10 +312,22 @@ public final class ClientSession extends AbstractBehavior<ClientSession.Command>
     pumpNotices();
   }
 
-  /** Hands waiting notices (and a due pong) to the socket while it has room. */
+  /**
+   * Hands waiting notices, then a held catch-up poke, then a due pong to the socket while it has
+   * room: a failure notice always precedes the poke that confirms its id.
+   */
   private void pumpNotices() {
     while (!notices.isEmpty() && queued < start.maxQueued()) {
       hand(notices.removeFirst());
+    }
+    if (heldCatchUp != null && notices.isEmpty() && queued < start.maxQueued()) {
+      InstanceState.Patch patch = heldCatchUp;
+      heldCatchUp = null;
+      awaitingCatchUp = false;
+      behind = false;
+      catchUps++;
+      String to = patch.cookie().toString();
+      sendPoke(pokeJson(cookie, to, opsJson(patch.ops()), patch.lastMutationIdChanges()), to, patch.lastMutationIdChanges());
     }
     if (pongDue && queued < start.maxQueued()) {
       pongDue = false;
