@@ -135,6 +135,13 @@ final class FrameGuard extends GraphStage<BidiShape<FrameEvent, FrameEvent, Fram
               completeStage();
             }
           }
+
+          @Override
+          public void onUpstreamFailure(Throwable cause) {
+            if (!closing) {
+              failStage(cause);
+            } // else: the layers above end with the MessageRefused the guard sent them; the close frame is on its way
+          }
         });
         setHandler(toNet, new AbstractOutHandler() {
           @Override
@@ -146,10 +153,13 @@ final class FrameGuard extends GraphStage<BidiShape<FrameEvent, FrameEvent, Fram
         });
       }
 
-      /** Sends a close frame, then waits (bounded) for the peer's and ends the connection. */
+      /**
+       * Sends a close frame, then waits (bounded) for the peer's and ends the connection. The layers
+       * above see a failure, not an end: a message cut off here must never be read as complete.
+       */
       private void close(int code, String reason) {
         closing = true;
-        complete(toStack);
+        fail(toStack, new MessageRefused(code, reason));
         if (!hasBeenPulled(fromStack) && !isClosed(fromStack)) {
           pull(fromStack);
         }
@@ -165,6 +175,13 @@ final class FrameGuard extends GraphStage<BidiShape<FrameEvent, FrameEvent, Fram
         completeStage();
       }
     };
+  }
+
+  /** Ends the message layers above when the guard closes the connection; never reaches the client. */
+  static final class MessageRefused extends RuntimeException {
+    MessageRefused(int code, String reason) {
+      super("connection closed with " + code + ": " + reason, null, false, false);
+    }
   }
 
   /** A close frame's reason holds at most 123 bytes. */

@@ -91,6 +91,7 @@ final class SyncSocket {
   static ObjectMapper reader(int maxJsonDepth) {
     ObjectMapper mapper = Json.mapper().copy();
     mapper.getFactory().setStreamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(maxJsonDepth).build());
+    mapper.enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
     return mapper;
   }
 
@@ -107,7 +108,12 @@ final class SyncSocket {
         .toMat(Sink.ignore(), Keep.right());
     return Flow.fromSinkAndSourceCoupledMat(incoming, outgoing, Keep.left())
         .mapMaterializedValue(done -> {
-          done.whenComplete((d, error) -> socketClosed());
+          done.whenComplete((d, error) -> {
+            if (error != null && !(rootCause(error) instanceof FrameGuard.MessageRefused)) {
+              LOG.debug("sync socket of [{}] ended: {}", id, error.toString()); // a peer gone away, mostly
+            }
+            socketClosed();
+          });
           return NotUsed.getInstance();
         });
   }
@@ -138,6 +144,15 @@ final class SyncSocket {
   }
 
   private CompletionStage<Done> onText(Optional<String> text) {
+    try {
+      return handle(text);
+    } catch (RuntimeException e) {
+      LOG.error("sync socket of [{}]: unexpected failure handling a message", id, e);
+      return refuse(ErrorCode.INTERNAL, "internal error", 1011);
+    }
+  }
+
+  private CompletionStage<Done> handle(Optional<String> text) {
     if (closing) {
       return done();
     }
@@ -146,7 +161,16 @@ final class SyncSocket {
     }
     ClientMessage message;
     try {
-      message = reader.readValue(text.get(), ClientMessage.class);
+      // A tree first: a message is one JSON object (Jackson would also take null, or an array in its
+      // [type, object] form, for a polymorphic type); then the typed message.
+      com.fasterxml.jackson.databind.JsonNode tree = reader.readTree(text.get());
+      if (tree == null || tree.isMissingNode()) {
+        throw new SyncException(ErrorCode.BAD_MESSAGE, "not a JSON message: the message is empty");
+      }
+      if (!tree.isObject()) {
+        throw new SyncException(ErrorCode.BAD_MESSAGE, "a message must be one JSON object with a \"type\": hello, push or ping");
+      }
+      message = reader.treeToValue(tree, ClientMessage.class);
       validate(message);
     } catch (SyncException e) {
       return refuse(e.code(), e.getMessage(), CloseCodes.forError(e.code()));
@@ -193,6 +217,13 @@ final class SyncSocket {
           }
           return Done.getInstance();
         });
+  }
+
+  private static Throwable rootCause(Throwable t) {
+    while (t.getCause() != null && t.getCause() != t) {
+      t = t.getCause();
+    }
+    return t;
   }
 
   private synchronized void attach(ActorRef<ClientSession.Command> connected) {
@@ -248,7 +279,7 @@ final class SyncSocket {
   }
 
   private String describe(JsonProcessingException e) {
-    if (e instanceof StreamConstraintsException) {
+    if (e instanceof StreamConstraintsException || e.getCause() instanceof StreamConstraintsException) {
       return "message nested deeper than " + settings.maxJsonDepth() + " levels";
     }
     if (e instanceof InvalidTypeIdException t) {
@@ -257,7 +288,10 @@ final class SyncSocket {
           : "unknown message type '" + abbreviate(t.getTypeId()) + "'; expected hello, push or ping";
     }
     if (e instanceof JsonMappingException m && !m.getPath().isEmpty()) {
-      return "invalid field " + path(m) + ": " + abbreviate(m.getOriginalMessage());
+      return "invalid field " + path(m) + ": " + abbreviate(withoutPackages(m.getOriginalMessage()));
+    }
+    if (e instanceof JsonMappingException m) {
+      return "invalid message: " + abbreviate(withoutPackages(m.getOriginalMessage()));
     }
     return "not a JSON message: " + abbreviate(e.getOriginalMessage());
   }
@@ -272,6 +306,11 @@ final class SyncSocket {
       }
     }
     return sb.toString();
+  }
+
+  /** Jackson names Java types in its messages; the client knows the JSON, not our classes. */
+  private static String withoutPackages(String message) {
+    return message == null ? null : message.replaceAll("`?\\b(?:[a-z][a-z0-9_]*\\.)+(?:[A-Z]\\w*\\$)?([A-Z]\\w*)`?", "$1");
   }
 
   private static String abbreviate(String s) {

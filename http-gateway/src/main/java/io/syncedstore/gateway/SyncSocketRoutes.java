@@ -14,7 +14,6 @@ import io.syncedstore.persistence.SyncEngine;
 import io.syncedstore.runtime.InstanceId;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
-import org.apache.pekko.event.Logging;
 import org.apache.pekko.event.LoggingAdapter;
 import org.apache.pekko.http.impl.engine.ws.FrameEvent;
 import org.apache.pekko.http.impl.engine.ws.UpgradeToWebSocketLowLevel;
@@ -61,7 +60,9 @@ public final class SyncSocketRoutes {
         engine.settings().maxQueuedMessages());
     this.reader = SyncSocket.reader(settings.maxJsonDepth());
     this.webSocketSettings = ServerSettings$.MODULE$.apply(config).websocketSettings();
-    this.log = Logging.getLogger(engine.system().classicSystem(), SyncSocket.class);
+    // Pekko's WebSocket layers log a handler failure as an error; when the guard ends a connection
+    // the layers see one on purpose (FrameGuard.MessageRefused), and SyncSocket logs real failures itself.
+    this.log = org.apache.pekko.event.NoLogging$.MODULE$;
   }
 
   /** @return the route */

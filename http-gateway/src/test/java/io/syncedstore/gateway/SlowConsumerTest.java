@@ -26,7 +26,6 @@ import java.util.concurrent.TimeUnit;
 import org.apache.pekko.actor.testkit.typed.javadsl.LogCapturingExtension;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
@@ -181,8 +180,6 @@ class SlowConsumerTest {
    * test accepts either. Disabled while the bug stands; run it with
    * {@code -Djunit.jupiter.conditions.deactivate=org.junit.*DisabledCondition}.
    */
-  @Disabled("bug: ClientSession.notices grows without bound for a client that pushes failing"
-      + " mutations and does not read; onPushAnswered forwards the next push whatever the backlog")
   @Test
   void aClientThatPushesFailingMutationsWithoutReadingCostsABoundedBuffer() throws Exception {
     String instance = "notices-" + Long.toHexString(System.nanoTime());

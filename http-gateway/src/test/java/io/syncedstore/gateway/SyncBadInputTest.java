@@ -42,7 +42,6 @@ import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.pekko.actor.testkit.typed.javadsl.LogCapturingExtension;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
@@ -127,7 +126,7 @@ class SyncBadInputTest {
           try (SyncTestClient bad = scene.bad(afterHello)) {
             bad.sendRaw(input);
             // the message names what is missing: an object with a type
-            expectClosed(bad, ErrorCode.BAD_MESSAGE, 4400, "a message needs a \"type\"");
+            expectClosed(bad, ErrorCode.BAD_MESSAGE, 4400, "a message must be one JSON object with a \"type\"");
           }
           scene.assertStillServes("JSON scalar " + input + (afterHello ? " after hello" : " before hello"));
         }
@@ -136,9 +135,6 @@ class SyncBadInputTest {
   }
 
   @Test
-  @Disabled("BUG: a JSON array is read in Jackson's WRAPPER_ARRAY form: [\"ping\"] is a ping and [\"push\",{...}] a push that"
-      + " is applied; other arrays get misleading messages (\"unknown message type '1'\" for [1], \"not a JSON message: ..."
-      + " type id (for subtype of io.syncedstore.api.protocol.ClientMessage)\" for [{...}]). SyncSocket.onText reader.readValue")
   void jsonArraysAreBadMessage4400() {
     try (Scene scene = new Scene()) {
       for (String input : List.of("[1]", "[{\"type\":\"ping\"}]", "[\"ping\"]", "[\"ping\",{}]",
@@ -157,9 +153,6 @@ class SyncBadInputTest {
   }
 
   @Test
-  @Disabled("BUG: the JSON text null is read as a null ClientMessage: before the hello it is refused as PROTOCOL_VIOLATION"
-      + " 'the first message must be a hello, got ping' (4405), after it it is taken for a ping and answered with pong."
-      + " SyncSocket.onText: readValue returns null, typeName(null) says ping, the else-branch tells ClientPing")
   void jsonNullIsBadMessage4400() {
     try (Scene scene = new Scene()) {
       for (boolean afterHello : new boolean[] {false, true}) {
@@ -175,8 +168,6 @@ class SyncBadInputTest {
   }
 
   @Test
-  @Disabled("BUG: text after the message's object is ignored: '{\"type\":\"ping\"} trailing' and"
-      + " '{\"type\":\"ping\"}{\"type\":\"nonsense\"}' are taken as a ping (no FAIL_ON_TRAILING_TOKENS in SyncSocket.reader)")
   void textAfterTheMessageObjectIsBadMessage4400() {
     try (Scene scene = new Scene()) {
       for (String input : List.of("{\"type\":\"ping\"} trailing", "{\"type\":\"ping\"}{\"type\":\"nonsense\"}",
@@ -380,10 +371,6 @@ class SyncBadInputTest {
   }
 
   @Test
-  @Disabled("BUG: a fragmented message refused with 1009 is read as the fragments that passed: when they hold a whole"
-      + " push (the rest being padding), the push is applied although the client got 1009 'message larger than ...'."
-      + " FrameGuard.close completes toStack mid-message, the message layer ends the streamed text normally and"
-      + " SyncSocket.text folds the prefix as if it were the whole message. The JDK client fragments every 16 KiB.")
   void aMessageOverTheLimitIsNotAppliedAsItsPrefix() throws Exception {
     try (Scene scene = new Scene()) {
       // raw fragments: the first one holds a whole push, the declared fourth takes the message over the limit

@@ -150,8 +150,9 @@ public final class ClientSession extends AbstractBehavior<ClientSession.Command>
   /** The catch-up patch, when it came while notices were still waiting for room. */
   private InstanceState.Patch heldCatchUp;
   /**
-   * Failure notices and errors waiting for room in the socket: bounded by the pushes in flight
-   * (each push's answer and its mutations' failures), never dropped, always sent before the next poke.
+   * Failure notices and errors waiting for room in the socket: never dropped, always sent before
+   * the next poke, and bounded because no push is taken while {@code max-queued-messages} of them
+   * wait (see {@link #releaseWaitingPush}).
    */
   private final ArrayDeque<String> notices = new ArrayDeque<>();
   private boolean pongDue;
@@ -259,12 +260,21 @@ public final class ClientSession extends AbstractBehavior<ClientSession.Command>
   }
 
   private Behavior<Command> onPush(ClientPush push) {
-    if (pushesInFlight >= start.maxPushesInFlight()) {
-      waitingPushes.add(push); // at most one: the gateway reads the next message only after Accepted
-      return this;
-    }
-    forward(push);
+    waitingPushes.add(push); // at most one: the gateway reads the next message only after Accepted
+    releaseWaitingPush();
     return this;
+  }
+
+  /**
+   * Takes the waiting push, if any, unless {@code max-pushes-in-flight} pushes await their answer
+   * or {@code max-queued-messages} notices wait for the socket: a client that pushes without
+   * reading its answers is then no longer read, so its notices stay bounded (by those two bounds
+   * times {@code max-mutations-per-push}).
+   */
+  private void releaseWaitingPush() {
+    if (!waitingPushes.isEmpty() && pushesInFlight < start.maxPushesInFlight() && notices.size() < start.maxQueued()) {
+      forward(waitingPushes.removeFirst());
+    }
   }
 
   private void forward(ClientPush push) {
@@ -275,9 +285,7 @@ public final class ClientSession extends AbstractBehavior<ClientSession.Command>
 
   private Behavior<Command> onPushAnswered(PushAnswered message) {
     pushesInFlight--;
-    if (!waitingPushes.isEmpty()) {
-      forward(waitingPushes.removeFirst());
-    }
+    releaseWaitingPush();
     StatusReply<AppInstance.PushResult> reply = message.reply();
     if (reply.isError()) {
       var error = InstanceErrors.unwrap(reply.getError());
@@ -297,7 +305,7 @@ public final class ClientSession extends AbstractBehavior<ClientSession.Command>
   }
 
   private Behavior<Command> closeWith(ErrorCode code, String message, int closeCode) {
-    notices.forEach(this::hand); // few: bounded by the pushes in flight
+    notices.forEach(this::hand); // bounded, see releaseWaitingPush
     socket.tell(new SocketOut.Text(CommittedBatch.json(new ServerMessage.Error(new ServerMessage.ErrorBody(code, message))), null));
     socket.tell(new SocketOut.Close(closeCode, code.name()));
     closed = true;
@@ -333,6 +341,7 @@ public final class ClientSession extends AbstractBehavior<ClientSession.Command>
       pongDue = false;
       hand(PONG);
     }
+    releaseWaitingPush();
   }
 
   private void sendPoke(String json, String toCookie, Map<String, Long> lmids) {
