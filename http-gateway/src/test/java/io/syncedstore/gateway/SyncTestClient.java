@@ -258,7 +258,7 @@ final class SyncTestClient implements AutoCloseable {
     return closed.isDone();
   }
 
-  /** @return every message received and not yet handled, parsed, in order (handling them) */
+  /** @return every message received and not yet handled, parsed, in order; they are not applied to the replica */
   List<JsonNode> takeAll() {
     List<JsonNode> all = new ArrayList<>();
     String text;
