@@ -15,6 +15,24 @@ public interface AuthProvider {
    */
   Optional<String> authenticate(String token);
 
+  /**
+   * @param authorization the request's {@code Authorization} header; absent or blank is anonymous
+   * @return the user, or {@code null} for anonymous
+   * @throws SyncException {@link ErrorCode#UNAUTHORIZED} when the header is not {@code Bearer <token>}
+   *     or the token is refused
+   */
+  default String userOf(Optional<String> authorization) {
+    String token = null;
+    if (authorization.isPresent() && !authorization.get().isBlank()) {
+      String value = authorization.get().trim();
+      if (!value.regionMatches(true, 0, "Bearer ", 0, 7)) {
+        throw new SyncException(ErrorCode.UNAUTHORIZED, "the Authorization header must be 'Bearer <token>'");
+      }
+      token = value.substring(7).trim();
+    }
+    return authenticate(token).orElse(null);
+  }
+
   /** @return the provider named {@code name} in configuration */
   static AuthProvider named(String name) {
     return switch (name) {

@@ -15,7 +15,33 @@ import org.apache.pekko.http.javadsl.model.StatusCodes;
 
 /** JSON bodies in and out, and the mapping of {@link ErrorCode}s to HTTP statuses. */
 final class JsonResponses {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(JsonResponses.class);
+
   private JsonResponses() {}
+
+  /**
+   * Completes with what {@code call} returns. A {@link SyncException}, thrown or failing the
+   * future, becomes its error response; anything else is logged and answered {@code INTERNAL}.
+   */
+  static org.apache.pekko.http.javadsl.server.Route respond(
+      java.util.function.Supplier<java.util.concurrent.CompletionStage<HttpResponse>> call) {
+    java.util.concurrent.CompletionStage<HttpResponse> result;
+    try {
+      result = call.get();
+    } catch (RuntimeException e) {
+      result = java.util.concurrent.CompletableFuture.failedFuture(e);
+    }
+    return org.apache.pekko.http.javadsl.server.Directives.completeWithFuture(result.exceptionally(error -> {
+      Throwable cause = error instanceof java.util.concurrent.CompletionException && error.getCause() != null
+          ? error.getCause() : error;
+      if (!(cause instanceof SyncException) && !(cause instanceof org.apache.pekko.pattern.StatusReply.ErrorMessage)
+          && !(cause instanceof java.util.concurrent.TimeoutException)) {
+        LOG.error("request failed", cause); // refusals are SyncExceptions, or were logged where they were made
+      }
+      SyncException e = io.syncedstore.runtime.InstanceErrors.unwrap(error);
+      return error(e);
+    }));
+  }
 
   /** @return a 200 response carrying {@code body} as JSON */
   static HttpResponse ok(Object body) {

@@ -1,6 +1,5 @@
 package io.syncedstore.gateway;
 
-import static org.apache.pekko.http.javadsl.server.Directives.completeWithFuture;
 import static org.apache.pekko.http.javadsl.server.Directives.concat;
 import static org.apache.pekko.http.javadsl.server.Directives.entity;
 import static org.apache.pekko.http.javadsl.server.Directives.optionalHeaderValueByName;
@@ -26,11 +25,8 @@ import io.syncedstore.runtime.InstanceErrors;
 import io.syncedstore.runtime.InstanceId;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
-import java.util.function.Supplier;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.server.PathMatchers;
 import org.apache.pekko.http.javadsl.server.Route;
@@ -81,9 +77,9 @@ public final class ReplicacheRoutes {
     return pathPrefix("replicache", () -> pathPrefix(PathMatchers.segment(), app -> pathPrefix(PathMatchers.segment(), instance ->
         optionalHeaderValueByName("Authorization", authorization -> post(() -> concat(
             path("push", () -> entity(Unmarshaller.entityToString(), body ->
-                respond(() -> push(instanceId(app, instance), user(authorization), body)))),
+                JsonResponses.respond(() -> push(engine.instanceId(app, instance), auth.userOf(authorization), body)))),
             path("pull", () -> entity(Unmarshaller.entityToString(), body ->
-                respond(() -> pull(instanceId(app, instance), user(authorization), body))))))))));
+                JsonResponses.respond(() -> pull(engine.instanceId(app, instance), auth.userOf(authorization), body))))))))));
   }
 
   // ---------------------------------------------------------------- push
@@ -370,46 +366,5 @@ public final class ReplicacheRoutes {
 
   private static SyncException badRequest(String message) {
     return new SyncException(ErrorCode.BAD_REQUEST, message);
-  }
-
-  private InstanceId instanceId(String app, String instance) {
-    if (engine.app(app).isEmpty()) {
-      throw new SyncException(ErrorCode.NOT_FOUND, "no app '" + app + "'; this server has " + engine.apps().keySet());
-    }
-    return new InstanceId(app, instance);
-  }
-
-  /** Replicache always sends {@code Authorization}: its {@code auth}, empty by default (anonymous). */
-  private String user(Optional<String> authorization) {
-    String token = null;
-    if (authorization.isPresent() && !authorization.get().isBlank()) {
-      String value = authorization.get().trim();
-      if (!value.regionMatches(true, 0, "Bearer ", 0, 7)) {
-        throw new SyncException(ErrorCode.UNAUTHORIZED, "the Authorization header (Replicache's auth) must be 'Bearer <token>'");
-      }
-      token = value.substring(7).trim();
-    }
-    return auth.authenticate(token).orElse(null);
-  }
-
-  /** Runs {@code call}; any {@link SyncException}, thrown or failing the future, becomes its error response. */
-  private static Route respond(Supplier<CompletionStage<HttpResponse>> call) {
-    CompletionStage<HttpResponse> result;
-    try {
-      result = call.get();
-    } catch (SyncException e) {
-      result = CompletableFuture.failedFuture(e);
-    } catch (RuntimeException e) {
-      LOG.error("replicache request failed", e);
-      result = CompletableFuture.failedFuture(new SyncException(ErrorCode.INTERNAL, "internal error"));
-    }
-    return completeWithFuture(result.exceptionally(error -> {
-      SyncException e = InstanceErrors.unwrap(error);
-      Throwable cause = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
-      if (e.code() == ErrorCode.INTERNAL && !(cause instanceof SyncException)) {
-        LOG.error("replicache request failed", cause); // SyncExceptions are refusals, or were logged where they were made
-      }
-      return JsonResponses.error(e);
-    }));
   }
 }

@@ -77,10 +77,7 @@ public final class SyncSocketRoutes {
               }
               InstanceId id;
               try {
-                if (engine.app(app).isEmpty()) {
-                  throw new SyncException(ErrorCode.NOT_FOUND, "no app '" + app + "'; this server has " + engine.apps().keySet());
-                }
-                id = new InstanceId(app, instance);
+                id = engine.instanceId(app, instance);
               } catch (SyncException e) {
                 return complete(JsonResponses.error(e));
               }

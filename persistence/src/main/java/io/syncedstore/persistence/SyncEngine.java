@@ -85,6 +85,18 @@ public final class SyncEngine implements AutoCloseable {
     return Optional.ofNullable(apps.get(name));
   }
 
+  /**
+   * @return the id of instance {@code instanceId} of app {@code app}
+   * @throws SyncException {@link ErrorCode#NOT_FOUND} when the app is not served,
+   *     {@link ErrorCode#BAD_REQUEST} when the instance id is invalid
+   */
+  public InstanceId instanceId(String app, String instanceId) {
+    if (!apps.containsKey(app)) {
+      throw new SyncException(ErrorCode.NOT_FOUND, "no app '" + app + "'; this server has " + apps.keySet());
+    }
+    return new InstanceId(app, instanceId);
+  }
+
   /** @return the apps served, by name */
   public Map<String, AppDefinition> apps() {
     return apps;
