@@ -4,16 +4,13 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.typesafe.config.ConfigFactory;
 import io.syncedstore.api.Json;
-import io.syncedstore.persistence.SyncConfig;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Map;
 import org.apache.pekko.actor.testkit.typed.javadsl.LogCapturingExtension;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -32,11 +29,7 @@ class HttpApiTest {
 
   @BeforeAll
   static void start() {
-    server = SyncServer.start(SyncConfig.load(ConfigFactory.parseMap(Map.of(
-        "synced-store.http.port", 0,
-        "synced-store.http.host", "127.0.0.1",
-        "synced-store.data-dir", dir.toString(),
-        "synced-store.auth.provider", "dev")), Main.GATEWAY_DEFAULTS), SyncServer.discoverApps());
+    server = TestServers.start(dir);
   }
 
   @AfterAll

@@ -7,10 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import com.typesafe.config.ConfigFactory;
 import io.syncedstore.api.AppDefinition;
 import io.syncedstore.api.Json;
-import io.syncedstore.persistence.SyncConfig;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -57,12 +55,7 @@ class ReplicacheApiTest {
   static void start() {
     List<AppDefinition> apps = new ArrayList<>(SyncServer.discoverApps());
     apps.add(LAB);
-    server = SyncServer.start(SyncConfig.load(ConfigFactory.parseMap(Map.of(
-        "synced-store.http.port", 0,
-        "synced-store.http.host", "127.0.0.1",
-        "synced-store.data-dir", dir.toString(),
-        "synced-store.instance.max-mutations-per-push", 3,
-        "synced-store.auth.provider", "dev")), Main.GATEWAY_DEFAULTS), apps);
+    server = TestServers.start(dir, apps, Map.of("synced-store.instance.max-mutations-per-push", 3));
   }
 
   @AfterAll

@@ -6,9 +6,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.typesafe.config.ConfigFactory;
 import io.syncedstore.api.Json;
-import io.syncedstore.persistence.SyncConfig;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -20,7 +18,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.apache.pekko.actor.testkit.typed.javadsl.LogCapturingExtension;
 import org.junit.jupiter.api.Test;
@@ -48,11 +45,7 @@ class ReplicacheNodeClientTest {
     assumeTrue(Files.isDirectory(NODE_DIR.resolve("node_modules").resolve("replicache")),
         "the replicache package is not installed: cd http-gateway/src/test/node && npm ci");
 
-    try (SyncServer server = SyncServer.start(SyncConfig.load(ConfigFactory.parseMap(Map.of(
-        "synced-store.http.port", 0,
-        "synced-store.http.host", "127.0.0.1",
-        "synced-store.data-dir", dir.toString(),
-        "synced-store.auth.provider", "dev")), Main.GATEWAY_DEFAULTS), SyncServer.discoverApps())) {
+    try (SyncServer server = TestServers.start(dir)) {
       String base = "http://127.0.0.1:" + server.port();
       Process node = new ProcessBuilder("node", "replicache-client.mjs", base, "node-1")
           .directory(NODE_DIR.toFile()).redirectErrorStream(true).start();

@@ -9,11 +9,9 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import com.typesafe.config.ConfigFactory;
 import io.syncedstore.api.AppDefinition;
 import io.syncedstore.api.ErrorCode;
 import io.syncedstore.api.Json;
-import io.syncedstore.persistence.SyncConfig;
 import java.io.ByteArrayOutputStream;
 import java.io.EOFException;
 import java.io.IOException;
@@ -84,13 +82,7 @@ class SyncBadInputTest {
   static void start() {
     List<AppDefinition> apps = new ArrayList<>(SyncServer.discoverApps());
     apps.add(LAB);
-    server = SyncServer.start(SyncConfig.load(ConfigFactory.parseMap(Map.of(
-        "synced-store.http.port", 0,
-        "synced-store.http.host", "127.0.0.1",
-        "synced-store.data-dir", dir.toString(),
-        "synced-store.auth.provider", "dev",
-        "synced-store.sync.max-message-bytes", MAX_MESSAGE_BYTES,
-        "synced-store.sync.max-json-depth", MAX_JSON_DEPTH)), Main.GATEWAY_DEFAULTS), apps);
+    server = TestServers.start(dir, apps, Map.of("synced-store.sync.max-message-bytes", MAX_MESSAGE_BYTES, "synced-store.sync.max-json-depth", MAX_JSON_DEPTH));
   }
 
   @AfterAll

@@ -4,8 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.typesafe.config.ConfigFactory;
-import io.syncedstore.persistence.SyncConfig;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -28,11 +26,7 @@ class SyncSocketTest {
 
   @BeforeAll
   static void start() {
-    server = SyncServer.start(SyncConfig.load(ConfigFactory.parseMap(Map.of(
-        "synced-store.http.port", 0,
-        "synced-store.http.host", "127.0.0.1",
-        "synced-store.data-dir", dir.toString(),
-        "synced-store.auth.provider", "dev")), Main.GATEWAY_DEFAULTS), SyncServer.discoverApps());
+    server = TestServers.start(dir);
   }
 
   @AfterAll

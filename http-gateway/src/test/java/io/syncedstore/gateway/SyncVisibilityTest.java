@@ -5,11 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import com.typesafe.config.ConfigFactory;
 import io.syncedstore.api.AppDefinition;
 import io.syncedstore.api.Json;
 import io.syncedstore.api.protocol.PatchOp;
-import io.syncedstore.persistence.SyncConfig;
 import io.syncedstore.runtime.AppInstance;
 import io.syncedstore.runtime.ClientSession;
 import io.syncedstore.runtime.InstanceId;
@@ -117,12 +115,7 @@ class SyncVisibilityTest {
   static void start() {
     // A tiny outbound queue, so that sessions often fall behind and send catch-up pokes: the
     // catch-up patch must be filtered as strictly as the live ones.
-    server = SyncServer.start(SyncConfig.load(ConfigFactory.parseMap(Map.of(
-        "synced-store.http.port", 0,
-        "synced-store.http.host", "127.0.0.1",
-        "synced-store.data-dir", dir.toString(),
-        "synced-store.auth.provider", "dev",
-        "synced-store.session.max-queued-messages", 2)), Main.GATEWAY_DEFAULTS), List.of(APP_DEFINITION));
+    server = TestServers.start(dir, List.of(APP_DEFINITION), Map.of("synced-store.session.max-queued-messages", 2));
   }
 
   @AfterAll
