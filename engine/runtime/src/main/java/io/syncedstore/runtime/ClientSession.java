@@ -149,6 +149,13 @@ public final class ClientSession extends AbstractBehavior<ClientSession.Command>
   private boolean awaitingCatchUp;
   /** The catch-up patch, when it came while notices were still waiting for room. */
   private InstanceState.Patch heldCatchUp;
+  /** A batch came while the catch-up was held: once it is sent, the session is behind again. */
+  private boolean behindAgain;
+  /**
+   * The instance cookie up to which every batch is accounted for: sent, or seen to hold nothing
+   * for this client. The next batch must start there.
+   */
+  private String accountedTo;
   /**
    * Failure notices and errors waiting for room in the socket: never dropped, always sent before
    * the next poke, and bounded because no push is taken while {@code max-queued-messages} of them
@@ -166,6 +173,7 @@ public final class ClientSession extends AbstractBehavior<ClientSession.Command>
     this.socket = start.socket();
     this.pushReplies = castRef(context.messageAdapter(StatusReply.class, r -> new PushAnswered(castReply(r))));
     this.cookie = start.clientCookie();
+    this.accountedTo = start.initial().cookie().toString();
     this.confirmed = start.lastMutationId();
     hand(CommittedBatch.json(new ServerMessage.Connected(ClientMessage.PROTOCOL_VERSION, start.userId(), start.lastMutationId())));
     InstanceState.Patch initial = start.initial();
@@ -221,14 +229,23 @@ public final class ClientSession extends AbstractBehavior<ClientSession.Command>
             new ServerMessage.ErrorBody(c.failure().code(), c.failure().message()))));
       }
     }
-    if (awaitingCatchUp) {
+    if (awaitingCatchUp && heldCatchUp == null) {
       return this; // the catch-up, computed after this batch, covers it
     }
-    if (behind || queued >= start.maxQueued() || !notices.isEmpty()) {
+    if (heldCatchUp != null) {
+      // Committed after the held catch-up was computed: not covered by it; another catch-up follows.
+      pokesDropped++;
+      behindAgain = true;
+      return this;
+    }
+    if (behind || queued >= start.maxQueued() || !notices.isEmpty() || !batch.baseCookie().equals(accountedTo)) {
+      // (A batch that does not continue from the last one accounted for cannot happen: the instance
+      // sends every batch to every session in order. Were it to, the catch-up repairs it.)
       behind = true;
       pokesDropped++;
       return this;
     }
+    accountedTo = batch.cookie();
     String ops = batch.opsJson(start.userId());
     Map<String, Long> lmids = batch.lastMutationIdChanges(start.clientGroupId());
     if (ops.isEmpty() && lmids.isEmpty()) {
@@ -332,9 +349,11 @@ public final class ClientSession extends AbstractBehavior<ClientSession.Command>
       InstanceState.Patch patch = heldCatchUp;
       heldCatchUp = null;
       awaitingCatchUp = false;
-      behind = false;
+      behind = behindAgain;
+      behindAgain = false;
       catchUps++;
       String to = patch.cookie().toString();
+      accountedTo = to;
       sendPoke(pokeJson(cookie, to, opsJson(patch.ops()), patch.lastMutationIdChanges()), to, patch.lastMutationIdChanges());
     }
     if (pongDue && queued < start.maxQueued()) {

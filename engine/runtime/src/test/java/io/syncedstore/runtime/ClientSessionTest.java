@@ -613,10 +613,8 @@ class ClientSessionTest {
     Target instance = direct(spawn(1));
     Client slow = connect(instance, "gs", "slow", null, null, false);
     pushDirect(instance, "gw", "w", null, put(1, "a", 1));
-    for (long i = 1; i <= 4; i++) {
-      slow.push(boom(i, "x" + i));
-    }
-    slow.push(put(5, "mine", 5));
+    // one push: a second one would not be taken while the first one's notices wait for the socket
+    slow.push(boom(1, "x1"), boom(2, "x2"), boom(3, "x3"), boom(4, "x4"), put(5, "mine", 5));
     String last = pushDirect(instance, "gw", "w", null, put(2, "b", 2)).cookie();
     assertTrue(stats(slow.session).pokesDropped() > 0);
 
@@ -662,6 +660,9 @@ class ClientSessionTest {
     // the pull is answered after the instance answered the catch-up request, the stats after the session took it
     pull(instance, "gs", null);
     stats(slow.session);
+    // the catch-up is now held behind notice 2; a commit now is not covered by it
+    String after = pushDirect(instance, "gw", "w", null, put(2, "b", 2)).cookie();
+    stats(slow.session);
     slow.autoAck = true;
 
     List<JsonNode> read = new ArrayList<>();
@@ -674,6 +675,10 @@ class ClientSessionTest {
         .map(m -> m.get("id").asLong()).toList();
     assertEquals(List.of(1L, 2L), failedBeforeConfirmation,
         () -> "both failures must come before the poke confirming id 2; read " + read);
+    // and the commit that came while the catch-up was held arrives too (by a second catch-up)
+    slow.readUntil(m -> isPoke(m) && after.equals(slow.cookie));
+    assertEquals(stateOf(pull(instance, "gs", null).patch()), slow.replica);
+    assertEquals(2, stats(slow.session).catchUps());
   }
 
   // ---------------------------------------------------------------------------------------------
