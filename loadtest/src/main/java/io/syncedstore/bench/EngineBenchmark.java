@@ -1,28 +1,20 @@
 package io.syncedstore.bench;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import io.syncedstore.api.Json;
 import io.syncedstore.api.protocol.MutationRequest;
-import io.syncedstore.api.store.Write;
 import io.syncedstore.examples.todo.TodoApp;
-import io.syncedstore.persistence.DatabaseSetup;
 import io.syncedstore.persistence.SyncConfig;
 import io.syncedstore.persistence.SyncEngine;
 import io.syncedstore.runtime.InstanceId;
-import io.syncedstore.runtime.journal.MutationApplied;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.sql.Connection;
-import java.sql.DriverManager;
-import java.sql.PreparedStatement;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -86,15 +78,14 @@ public final class EngineBenchmark implements Callable<Integer> {
     System.out.printf("engine benchmark: %d runs, %d s measured per engine run, instance of %d todos, %d cores, java %s%n",
         runs, seconds, todos, Runtime.getRuntime().availableProcessors(), System.getProperty("java.version"));
 
-    byte[] payload = realisticPayload();
     System.out.printf("warming up for %d s (not measured)...%n", warmupSeconds);
-    rawH2Inserts(base.resolve("raw-warmup"), payload);
+    rawH2Inserts(base.resolve("raw-warmup"));
     engineRun(base.resolve("engine-warmup"), 100, warmupSeconds, 1);
 
     List<Double> raw = new ArrayList<>();
     List<Double> fsync = new ArrayList<>();
     for (int r = 0; r < runs; r++) {
-      raw.add(rawH2Inserts(base.resolve("raw-" + r), payload));
+      raw.add(rawH2Inserts(base.resolve("raw-" + r)));
       fsync.add(fdatasyncRate(base.resolve("fsync-" + r)));
     }
     print("(a) raw H2 inserts, 100 rows/commit, WRITE_DELAY=0", raw, "rows/s");
@@ -120,47 +111,22 @@ public final class EngineBenchmark implements Callable<Integer> {
     return 0;
   }
 
-  /** A MutationApplied of setTodo as the journal stores it, to size raw rows like real ones. */
-  private static byte[] realisticPayload() throws Exception {
-    ObjectNode args = Json.mapper().createObjectNode().put("id", "client-17-000123").put("text", "buy milk and eggs").put("updatedAt", 1_700_000_000_000L);
-    JsonNode value = args.deepCopy().put("done", false);
-    MutationApplied event = new MutationApplied("group-17", "client-17", 123, "setTodo", args, null, 1_700_000_000_000L,
-        List.of(Write.put(io.syncedstore.api.store.TableAddress.publicTable("todos"), "client-17-000123", "", value)), List.of());
-    return Json.mapper().writeValueAsBytes(event);
-  }
-
   /** Inserts journal-shaped rows 100 per commit into a fresh H2 file with the journal's URL settings. */
-  private double rawH2Inserts(Path dir, byte[] payload) throws Exception {
-    Config config = config(dir);
-    DatabaseSetup.prepare(config);
-    String url = config.getString("pekko-persistence-jdbc.shared-databases.slick.db.url");
-    try (Connection c = DriverManager.getConnection(url, "sa", "")) {
-      c.setAutoCommit(false);
-      String sql = "INSERT INTO \"event_journal\" (\"deleted\", \"persistence_id\", \"sequence_number\", \"writer\", \"write_timestamp\","
-          + " \"adapter_manifest\", \"event_payload\", \"event_ser_id\", \"event_ser_manifest\") VALUES (false, ?, ?, ?, ?, '', ?, 33, ?)";
-      try (PreparedStatement ps = c.prepareStatement(sql)) {
-        // The first half warms up the JIT, as the engine runs' warm-up does; only the second half is timed.
-        long start = 0;
-        for (int i = 1; i <= 2 * rawRows; i++) {
-          if (i == rawRows + 1) {
-            start = System.nanoTime();
-          }
-          ps.setString(1, "todo|bench");
-          ps.setLong(2, i);
-          ps.setString(3, "writer-uuid-0000");
-          ps.setLong(4, System.currentTimeMillis());
-          ps.setBytes(5, payload);
-          ps.setString(6, "io.syncedstore.runtime.journal.MutationApplied");
-          ps.addBatch();
-          if (i % 100 == 0) {
-            ps.executeBatch();
-            c.commit();
-          }
+  private double rawH2Inserts(Path dir) throws Exception {
+    try (RawJournal journal = new RawJournal(config(dir))) {
+      // The first half warms up the JIT, as the engine runs' warm-up does; only the second half is timed.
+      long start = 0;
+      for (int i = 1; i <= 2 * rawRows; i++) {
+        if (i == rawRows + 1) {
+          start = System.nanoTime();
         }
-        ps.executeBatch();
-        c.commit();
-        return rawRows / ((System.nanoTime() - start) / 1e9);
+        journal.add(i);
+        if (i % 100 == 0) {
+          journal.commit();
+        }
       }
+      journal.commit();
+      return rawRows / ((System.nanoTime() - start) / 1e9);
     }
   }
 
