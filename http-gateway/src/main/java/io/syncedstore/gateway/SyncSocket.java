@@ -108,12 +108,14 @@ final class SyncSocket {
         .toMat(Sink.ignore(), Keep.right());
     return Flow.fromSinkAndSourceCoupledMat(incoming, outgoing, Keep.left())
         .mapMaterializedValue(done -> {
-          done.whenComplete((d, error) -> {
+          // Pekko's futures run plain continuations on the JDK's common pool, which on 2 cores starts
+          // a thread per task: continue on the actor system's dispatcher instead.
+          done.whenCompleteAsync((d, error) -> {
             if (error != null && !(rootCause(error) instanceof FrameGuard.MessageRefused)) {
               LOG.debug("sync socket of [{}] ended: {}", id, error.toString()); // a peer gone away, mostly
             }
             socketClosed();
-          });
+          }, engine.system().executionContext());
           return NotUsed.getInstance();
         });
   }
@@ -140,7 +142,7 @@ final class SyncSocket {
       return CompletableFuture.completedFuture(Optional.of(text.getStrictText()));
     }
     return text.getStreamedText().runFold(new StringBuilder(), StringBuilder::append, materializer)
-        .thenApply(sb -> Optional.of(sb.toString()));
+        .thenApplyAsync(sb -> Optional.of(sb.toString()), engine.system().executionContext());
   }
 
   private CompletionStage<Done> onText(Optional<String> text) {
@@ -190,7 +192,7 @@ final class SyncSocket {
     if (message instanceof ClientMessage.Push push) {
       return AskPattern.<ClientSession.Command, ClientSession.Accepted>ask(session,
               replyTo -> new ClientSession.ClientPush(push.mutations(), replyTo), PUSH_ACCEPT_TIMEOUT, engine.system().scheduler())
-          .thenApply(accepted -> Done.getInstance());
+          .thenApplyAsync(accepted -> Done.getInstance(), engine.system().executionContext());
     }
     session.tell(ClientSession.ClientPing.INSTANCE);
     return done();

@@ -137,7 +137,7 @@ public final class SyncEngine implements AutoCloseable {
   public CompletionStage<List<ClientSession.Stats>> sessionStats(InstanceId id) {
     CompletionStage<List<ActorRef<ClientSession.Command>>> sessions = AskPattern.ask(system,
         replyTo -> new InstanceRegistry.Deliver(id, new AppInstance.ListSessions(replyTo)), settings.askTimeout(), system.scheduler());
-    return sessions.thenCompose(refs -> {
+    return sessions.thenComposeAsync(refs -> {
       List<CompletableFuture<ClientSession.Stats>> stats = new ArrayList<>();
       for (ActorRef<ClientSession.Command> ref : refs) {
         stats.add(AskPattern.<ClientSession.Command, ClientSession.Stats>ask(ref, ClientSession.GetStats::new,
@@ -145,7 +145,7 @@ public final class SyncEngine implements AutoCloseable {
       }
       return CompletableFuture.allOf(stats.toArray(CompletableFuture[]::new))
           .thenApply(v -> stats.stream().map(CompletableFuture::join).toList());
-    });
+    }, system.executionContext());
   }
 
   private <T> CompletionStage<T> ask(InstanceId id,

@@ -396,13 +396,31 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
     // batch, before the push's answer.
     Consumer<InstanceState> replyAll = s -> {
       if (!sessions.isEmpty() && !events.isEmpty()) {
-        ClientSession.Changes changes = new ClientSession.Changes(CommittedBatch.of(baseCookie, s.cookie().toString(), events));
-        sessions.keySet().forEach(session -> session.tell(changes));
+        broadcast(new ClientSession.Changes(CommittedBatch.of(baseCookie, s.cookie().toString(), events)));
       }
       replies.forEach(r -> r.accept(s));
     };
     var effect = events.isEmpty() ? Effect().none().thenRun(replyAll::accept) : Effect().persist(events).thenRun(replyAll::accept);
     return stop ? effect.thenStop().thenNoReply() : effect.thenNoReply();
+  }
+
+  /**
+   * Sends {@code changes} to every session: first to the sessions of the clients whose mutations
+   * it holds, so that a writer's confirmation does not wait behind a thousand watchers' pokes.
+   */
+  private void broadcast(ClientSession.Changes changes) {
+    java.util.Set<ActorRef<ClientSession.Command>> first = new java.util.HashSet<>();
+    for (CommittedBatch.Change c : changes.batch().changes()) {
+      ActorRef<ClientSession.Command> writer = sessionsByClient.get(c.clientId());
+      if (writer != null && first.add(writer)) {
+        writer.tell(changes);
+      }
+    }
+    for (ActorRef<ClientSession.Command> session : sessions.keySet()) {
+      if (!first.contains(session)) {
+        session.tell(changes);
+      }
+    }
   }
 
   /** Why {@code push} may not be applied at all, or {@code null}: checked against the state including earlier pushes of the batch. */
