@@ -237,7 +237,7 @@ final class SyncSocket {
 
   private synchronized void socketClosed() {
     socketClosed = true;
-    if (session != null) {
+    if (session != null && !closing) { // after refuse() the session has stopped itself
       session.tell(ClientSession.SocketClosed.INSTANCE);
     }
   }
