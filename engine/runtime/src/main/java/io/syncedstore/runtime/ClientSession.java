@@ -243,6 +243,7 @@ public final class ClientSession extends AbstractBehavior<ClientSession.Command>
       // sends every batch to every session in order. Were it to, the catch-up repairs it.)
       behind = true;
       pokesDropped++;
+      maybeCatchUp(); // at once if nothing is in the socket to wait for
       return this;
     }
     accountedTo = batch.cookie();
