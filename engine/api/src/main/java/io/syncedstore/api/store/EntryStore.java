@@ -2,14 +2,15 @@ package io.syncedstore.api.store;
 
 import io.syncedstore.api.EntryKey;
 import java.util.Collections;
+import java.util.Comparator;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.NavigableMap;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.function.Consumer;
 
 /**
@@ -26,7 +27,18 @@ public final class EntryStore implements StoreView {
     final TreeMap<EntryKey, Row> ordered = new TreeMap<>();
   }
 
-  private final Map<TableAddress, TableData> tables = new HashMap<>();
+  /**
+   * Tables, and rows changed at one version, in a fixed order (tier, owner, table, item key), so
+   * that a patch is the same list on every run and after a restore from a snapshot. ({@link io.syncedstore.api.Tier}
+   * is an enum, whose hash codes differ from one JVM run to the next.)
+   */
+  private static final Comparator<TableAddress> TABLE_ORDER = Comparator.comparing(TableAddress::tier)
+      .thenComparing(TableAddress::owner, Comparator.nullsFirst(Comparator.naturalOrder()))
+      .thenComparing(TableAddress::table);
+  private static final Comparator<RowRef> ROW_ORDER = Comparator.comparing(RowRef::table, TABLE_ORDER)
+      .thenComparing(RowRef::itemKey);
+
+  private final Map<TableAddress, TableData> tables = new TreeMap<>(TABLE_ORDER);
   /** version -> rows (live or tombstone) last written at that version. */
   private final TreeMap<Long, Set<RowRef>> changes = new TreeMap<>();
   /** version -> tombstones written at that version. */
@@ -84,9 +96,9 @@ public final class EntryStore implements StoreView {
     }
     Row row = new Row(write.isDelete() ? "" : write.sortKey(), write.itemKey(), write.value(), version);
     data.byItem.put(row.itemKey(), row);
-    changes.computeIfAbsent(version, v -> new HashSet<>()).add(ref);
+    changes.computeIfAbsent(version, v -> new TreeSet<>(ROW_ORDER)).add(ref);
     if (row.isDeleted()) {
-      tombstonesByVersion.computeIfAbsent(version, v -> new HashSet<>()).add(ref);
+      tombstonesByVersion.computeIfAbsent(version, v -> new TreeSet<>(ROW_ORDER)).add(ref);
       tombstones++;
     } else {
       data.ordered.put(row.key(), row);
