@@ -1,0 +1,86 @@
+package io.syncedstore.client;
+
+import io.syncedstore.api.SyncException;
+import io.syncedstore.client.impl.SyncClientImpl;
+import java.time.Duration;
+import java.util.function.Consumer;
+import java.util.function.Function;
+
+/**
+ * A live local replica of one app instance: reads are local, mutations apply at once
+ * (optimistically) and are confirmed by the server later. Create one with
+ * {@link #connect(SyncOptions)}; it connects in the background and reconnects with backoff.
+ *
+ * <p>Callbacks (subscriptions, listeners, and the stages of {@link MutationHandle#confirmed()})
+ * run on one dedicated callback thread, never on the socket's thread. Thread-safe.
+ */
+public interface SyncClient extends AutoCloseable {
+  /**
+   * Starts a client. Returns at once; use {@link #waitForBootstrap} to wait for the server's state.
+   *
+   * @param options how to connect
+   * @return the client
+   */
+  static SyncClient connect(SyncOptions options) {
+    return SyncClientImpl.start(options);
+  }
+
+  /** @return this client's group id */
+  String clientGroupId();
+
+  /** @return this client's id */
+  String clientId();
+
+  /**
+   * Runs mutator {@code name} on the local view now and queues it for the server.
+   *
+   * @param name the mutator
+   * @param input its input (a record, a map or a {@code JsonNode})
+   * @return the pending mutation
+   * @throws SyncException when the mutator is unknown, the input is invalid or the mutator threw
+   *     locally; then nothing is pending
+   */
+  MutationHandle mutate(String name, Object input);
+
+  /**
+   * Reads the current local view (confirmed state plus pending mutations).
+   *
+   * @param query reads through the transaction; runs on the caller's thread under the client's lock
+   * @return what {@code query} returned
+   */
+  <R> R query(Function<ReadTransaction, R> query);
+
+  /**
+   * Calls {@code onResult} with the result of {@code query} now, and again whenever the view
+   * changes so that the result differs ({@link Object#equals}) from the last one delivered.
+   *
+   * @param query a read of the view; runs after every change, so keep it cheap
+   * @param onResult receives results on the callback thread
+   * @return the subscription; close it to stop
+   */
+  <R> Subscription subscribe(Function<ReadTransaction, R> query, Consumer<R> onResult);
+
+  /**
+   * @param timeout how long to wait
+   * @return whether the first poke from the server (its full state) has been applied within {@code timeout}
+   */
+  boolean waitForBootstrap(Duration timeout);
+
+  /** @return the number of mutations not yet confirmed or failed by the server */
+  int pendingCount();
+
+  /** @return the connection's status */
+  ConnectionStatus connectionStatus();
+
+  /** @return whether the client is connected */
+  default boolean isOnline() {
+    return connectionStatus() == ConnectionStatus.ONLINE;
+  }
+
+  /**
+   * Closes the socket and stops the client's threads. Pending mutations are abandoned: their
+   * {@code confirmed()} futures fail.
+   */
+  @Override
+  void close();
+}

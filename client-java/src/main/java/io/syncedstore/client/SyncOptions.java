@@ -1,0 +1,282 @@
+package io.syncedstore.client;
+
+import io.syncedstore.api.AppDefinition;
+import java.net.URI;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.function.Supplier;
+
+/**
+ * How a {@link SyncClient} connects: build with {@link #builder()}. Immutable.
+ *
+ * <pre>{@code
+ * SyncOptions options = SyncOptions.builder()
+ *     .server("ws://127.0.0.1:8080")
+ *     .app(TodoApp.DEFINITION)
+ *     .instanceId("list-1")
+ *     .auth(() -> "dev:alice")
+ *     .build();
+ * }</pre>
+ */
+public final class SyncOptions {
+  /** First delay before a reconnect. */
+  public static final Duration DEFAULT_RECONNECT_MIN_DELAY = Duration.ofMillis(250);
+  /** Largest delay between reconnects. */
+  public static final Duration DEFAULT_RECONNECT_MAX_DELAY = Duration.ofSeconds(30);
+  /** A ping is sent this often while connected (the server closes connections idle for 60 s). */
+  public static final Duration DEFAULT_PING_INTERVAL = Duration.ofSeconds(30);
+  /** Bound on opening a socket. */
+  public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(10);
+
+  private final URI server;
+  private final AppDefinition app;
+  private final String instanceId;
+  private final Optional<String> clientGroupId;
+  private final Optional<String> clientId;
+  private final Supplier<CompletionStage<String>> auth;
+  private final Clock clock;
+  private final Supplier<String> idSource;
+  private final ClientStorage storage;
+  private final ConnectionListener connectionListener;
+  private final MutationListener mutationListener;
+  private final Duration reconnectMinDelay;
+  private final Duration reconnectMaxDelay;
+  private final Duration pingInterval;
+  private final Duration connectTimeout;
+
+  private SyncOptions(Builder b) {
+    this.server = Objects.requireNonNull(b.server, "server");
+    this.app = Objects.requireNonNull(b.app, "app");
+    this.instanceId = Objects.requireNonNull(b.instanceId, "instanceId");
+    this.clientGroupId = Optional.ofNullable(b.clientGroupId);
+    this.clientId = Optional.ofNullable(b.clientId);
+    this.auth = b.auth;
+    this.clock = b.clock;
+    this.idSource = b.idSource;
+    this.storage = b.storage;
+    this.connectionListener = b.connectionListener;
+    this.mutationListener = b.mutationListener;
+    this.reconnectMinDelay = b.reconnectMinDelay;
+    this.reconnectMaxDelay = b.reconnectMaxDelay;
+    this.pingInterval = b.pingInterval;
+    this.connectTimeout = b.connectTimeout;
+  }
+
+  /** @return a builder with the defaults */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** @return the server's base URL, {@code ws://host:port} */
+  public URI server() {
+    return server;
+  }
+
+  /** @return the app whose mutators run locally; the server must run the same definition */
+  public AppDefinition app() {
+    return app;
+  }
+
+  /** @return the app instance to sync */
+  public String instanceId() {
+    return instanceId;
+  }
+
+  /** @return the client group id, when given */
+  public Optional<String> clientGroupId() {
+    return clientGroupId;
+  }
+
+  /** @return the client id, when given */
+  public Optional<String> clientId() {
+    return clientId;
+  }
+
+  /** @return the token source, called on every (re)connect; an empty token is anonymous */
+  public Supplier<CompletionStage<String>> auth() {
+    return auth;
+  }
+
+  /** @return the clock that stamps mutations */
+  public Clock clock() {
+    return clock;
+  }
+
+  /** @return the source of generated ids */
+  public Supplier<String> idSource() {
+    return idSource;
+  }
+
+  /** @return the storage */
+  public ClientStorage storage() {
+    return storage;
+  }
+
+  /** @return the connection listener */
+  public ConnectionListener connectionListener() {
+    return connectionListener;
+  }
+
+  /** @return the mutation listener */
+  public MutationListener mutationListener() {
+    return mutationListener;
+  }
+
+  /** @return the first reconnect delay */
+  public Duration reconnectMinDelay() {
+    return reconnectMinDelay;
+  }
+
+  /** @return the largest reconnect delay */
+  public Duration reconnectMaxDelay() {
+    return reconnectMaxDelay;
+  }
+
+  /** @return how often to ping while connected */
+  public Duration pingInterval() {
+    return pingInterval;
+  }
+
+  /** @return the bound on opening a socket */
+  public Duration connectTimeout() {
+    return connectTimeout;
+  }
+
+  /** Builds {@link SyncOptions}; {@code server}, {@code app} and {@code instanceId} are required. */
+  public static final class Builder {
+    private URI server;
+    private AppDefinition app;
+    private String instanceId;
+    private String clientGroupId;
+    private String clientId;
+    private Supplier<CompletionStage<String>> auth = () -> CompletableFuture.completedFuture("");
+    private Clock clock = Clock.systemUTC();
+    private Supplier<String> idSource = () -> UUID.randomUUID().toString();
+    private ClientStorage storage = ClientStorage.inMemory();
+    private ConnectionListener connectionListener = new ConnectionListener() {};
+    private MutationListener mutationListener = new MutationListener() {};
+    private Duration reconnectMinDelay = DEFAULT_RECONNECT_MIN_DELAY;
+    private Duration reconnectMaxDelay = DEFAULT_RECONNECT_MAX_DELAY;
+    private Duration pingInterval = DEFAULT_PING_INTERVAL;
+    private Duration connectTimeout = DEFAULT_CONNECT_TIMEOUT;
+
+    private Builder() {}
+
+    /** @param url the server's base URL, {@code ws://host:port} (or {@code wss://}) */
+    public Builder server(String url) {
+      return server(URI.create(url));
+    }
+
+    /** @param url the server's base URL */
+    public Builder server(URI url) {
+      String scheme = url.getScheme();
+      if (!"ws".equals(scheme) && !"wss".equals(scheme)) {
+        throw new IllegalArgumentException("server URL must be ws:// or wss://, got " + url);
+      }
+      this.server = url;
+      return this;
+    }
+
+    /** @param app the app definition, the same the server runs */
+    public Builder app(AppDefinition app) {
+      this.app = app;
+      return this;
+    }
+
+    /** @param instanceId the instance to sync */
+    public Builder instanceId(String instanceId) {
+      this.instanceId = instanceId;
+      return this;
+    }
+
+    /** @param clientGroupId the client group; generated when not set */
+    public Builder clientGroupId(String clientGroupId) {
+      this.clientGroupId = clientGroupId;
+      return this;
+    }
+
+    /** @param clientId the client; generated when not set */
+    public Builder clientId(String clientId) {
+      this.clientId = clientId;
+      return this;
+    }
+
+    /** @param auth returns the token, called on every (re)connect; {@code null} or empty is anonymous */
+    public Builder auth(Supplier<String> auth) {
+      Objects.requireNonNull(auth, "auth");
+      this.auth = () -> CompletableFuture.completedFuture(auth.get());
+      return this;
+    }
+
+    /** @param auth returns the token asynchronously, called on every (re)connect */
+    public Builder authAsync(Supplier<CompletionStage<String>> auth) {
+      this.auth = Objects.requireNonNull(auth, "auth");
+      return this;
+    }
+
+    /** @param clock stamps mutations (for tests) */
+    public Builder clock(Clock clock) {
+      this.clock = Objects.requireNonNull(clock, "clock");
+      return this;
+    }
+
+    /** @param idSource generates the client group and client ids when not given (for tests) */
+    public Builder idSource(Supplier<String> idSource) {
+      this.idSource = Objects.requireNonNull(idSource, "idSource");
+      return this;
+    }
+
+    /** @param storage where the client keeps its state; {@link ClientStorage#inMemory()} by default */
+    public Builder storage(ClientStorage storage) {
+      this.storage = Objects.requireNonNull(storage, "storage");
+      return this;
+    }
+
+    /** @param listener hears about the connection */
+    public Builder connectionListener(ConnectionListener listener) {
+      this.connectionListener = Objects.requireNonNull(listener, "listener");
+      return this;
+    }
+
+    /** @param listener hears about failed mutations */
+    public Builder mutationListener(MutationListener listener) {
+      this.mutationListener = Objects.requireNonNull(listener, "listener");
+      return this;
+    }
+
+    /**
+     * @param min the first delay before a reconnect
+     * @param max the largest delay; delays double up to it, with jitter
+     */
+    public Builder reconnectDelay(Duration min, Duration max) {
+      if (min.isNegative() || min.isZero() || max.compareTo(min) < 0) {
+        throw new IllegalArgumentException("need 0 < min <= max, got " + min + ", " + max);
+      }
+      this.reconnectMinDelay = min;
+      this.reconnectMaxDelay = max;
+      return this;
+    }
+
+    /** @param interval how often to ping while connected */
+    public Builder pingInterval(Duration interval) {
+      this.pingInterval = Objects.requireNonNull(interval, "interval");
+      return this;
+    }
+
+    /** @param timeout bound on opening a socket */
+    public Builder connectTimeout(Duration timeout) {
+      this.connectTimeout = Objects.requireNonNull(timeout, "timeout");
+      return this;
+    }
+
+    /** @return the options */
+    public SyncOptions build() {
+      return new SyncOptions(this);
+    }
+  }
+}

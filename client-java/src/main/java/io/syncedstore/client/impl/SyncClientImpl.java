@@ -1,0 +1,598 @@
+package io.syncedstore.client.impl;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.syncedstore.api.AppDefinition;
+import io.syncedstore.api.ErrorCode;
+import io.syncedstore.api.Json;
+import io.syncedstore.api.SyncException;
+import io.syncedstore.api.Values;
+import io.syncedstore.api.exec.MutationExecutor;
+import io.syncedstore.api.exec.MutationInvocation;
+import io.syncedstore.api.exec.MutationOutcome;
+import io.syncedstore.api.protocol.ClientMessage;
+import io.syncedstore.api.protocol.MutationRequest;
+import io.syncedstore.api.protocol.PatchOp;
+import io.syncedstore.api.protocol.ServerMessage;
+import io.syncedstore.api.store.EntryStore;
+import io.syncedstore.api.store.Overlay;
+import io.syncedstore.api.store.StoreView;
+import io.syncedstore.api.store.TableAddress;
+import io.syncedstore.api.store.Write;
+import io.syncedstore.client.ConnectionStatus;
+import io.syncedstore.client.MutationFailure;
+import io.syncedstore.client.MutationHandle;
+import io.syncedstore.client.ReadTransaction;
+import io.syncedstore.client.Subscription;
+import io.syncedstore.client.SyncClient;
+import io.syncedstore.client.SyncOptions;
+import java.net.URI;
+import java.net.URLEncoder;
+import java.net.http.HttpClient;
+import java.net.http.WebSocket;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Consumer;
+import java.util.function.Function;
+
+/**
+ * The {@link SyncClient}. All state is guarded by one lock; the socket's thread applies pokes
+ * under it, and every callback is handed to a single callback thread.
+ *
+ * <p>The view is an {@link Overlay} over the confirmed {@link EntryStore} holding the writes of
+ * the pending mutations, re-run in id order through the app's own mutators
+ * ({@code isServer == false}) whenever the confirmed state changes.
+ */
+public final class SyncClientImpl implements SyncClient {
+  private static final System.Logger LOG = System.getLogger(SyncClientImpl.class.getName());
+  /** Close codes after which a retry cannot succeed. */
+  private static final Set<Integer> FATAL_CLOSE_CODES = Set.of(4401, 4403, 4406, 4412);
+  private static final int MAX_MUTATIONS_PER_PUSH = 1000;
+
+  private record Pending(MutationRequest request, CompletableFuture<Void> confirmed) {}
+
+  private final class Sub<R> implements Subscription {
+    final Function<ReadTransaction, R> query;
+    final Consumer<R> onResult;
+    Object last;
+    boolean delivered;
+
+    Sub(Function<ReadTransaction, R> query, Consumer<R> onResult) {
+      this.query = query;
+      this.onResult = onResult;
+    }
+
+    void refreshLocked(ReadTransaction tx) {
+      R result;
+      try {
+        result = query.apply(tx);
+      } catch (RuntimeException e) {
+        LOG.log(System.Logger.Level.WARNING, "subscription query failed", e);
+        return;
+      }
+      if (delivered && Objects.equals(result, last)) {
+        return;
+      }
+      delivered = true;
+      last = result;
+      callbacks.execute(() -> {
+        if (subscriptions.contains(this)) {
+          onResult.accept(result);
+        }
+      });
+    }
+
+    @Override
+    public void close() {
+      subscriptions.remove(this);
+    }
+  }
+
+  private final SyncOptions options;
+  private final AppDefinition app;
+  private final MutationExecutor executor;
+  private final URI uri;
+  private final String clientGroupId;
+  private final String clientId;
+  private final HttpClient http;
+  private final ExecutorService callbacks;
+  private final ScheduledExecutorService scheduler;
+  private final List<Sub<?>> subscriptions = new CopyOnWriteArrayList<>();
+  private final CompletableFuture<Void> bootstrapped = new CompletableFuture<>();
+  private final Object lock = new Object();
+
+  // All below guarded by lock.
+  private EntryStore confirmed = new EntryStore();
+  private long localVersion;
+  private String cookie;
+  private String userId;
+  private final TreeMap<Long, Pending> pending = new TreeMap<>();
+  private Overlay view;
+  private long nextMutationId = 1;
+  /** The highest id pushed on the current connection. */
+  private long sentUpTo;
+  /** The {@code connected.lastMutationId} not yet applied: it confirms with the next poke. */
+  private long connectedLastId;
+  private boolean holdOutbound;
+  private Connection connection;
+  private ConnectionStatus status = ConnectionStatus.CONNECTING;
+  private int attempts;
+  private boolean closed;
+
+  private SyncClientImpl(SyncOptions options) {
+    this.options = options;
+    this.app = options.app();
+    this.executor = new MutationExecutor(app, false);
+    this.clientGroupId = options.clientGroupId().orElseGet(() -> "g-" + options.idSource().get());
+    this.clientId = options.clientId().orElseGet(() -> "c-" + options.idSource().get());
+    this.uri = syncUri(options);
+    this.http = HttpClient.newBuilder().connectTimeout(options.connectTimeout()).build();
+    this.callbacks = Executors.newSingleThreadExecutor(r -> daemon(r, "sync-client-callbacks-" + clientId));
+    this.scheduler = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "sync-client-scheduler-" + clientId));
+    this.view = new Overlay(confirmed);
+    options.storage().identity(clientGroupId, clientId);
+  }
+
+  /**
+   * Creates and starts a client.
+   *
+   * @param options how to connect
+   * @return the client, connecting in the background
+   */
+  public static SyncClientImpl start(SyncOptions options) {
+    SyncClientImpl client = new SyncClientImpl(options);
+    long ping = options.pingInterval().toMillis();
+    client.scheduler.scheduleAtFixedRate(client::ping, ping, ping, TimeUnit.MILLISECONDS);
+    client.scheduler.execute(client::connect);
+    return client;
+  }
+
+  private static Thread daemon(Runnable r, String name) {
+    Thread t = new Thread(r, name);
+    t.setDaemon(true);
+    return t;
+  }
+
+  private static URI syncUri(SyncOptions options) {
+    String base = options.server().toString();
+    if (base.endsWith("/")) {
+      base = base.substring(0, base.length() - 1);
+    }
+    return URI.create(base + "/v1/apps/" + enc(options.app().name()) + "/instances/" + enc(options.instanceId()) + "/sync");
+  }
+
+  private static String enc(String s) {
+    return URLEncoder.encode(s, StandardCharsets.UTF_8);
+  }
+
+  @Override
+  public String clientGroupId() {
+    return clientGroupId;
+  }
+
+  @Override
+  public String clientId() {
+    return clientId;
+  }
+
+  // ---- mutations -------------------------------------------------------------------------
+
+  @Override
+  public MutationHandle mutate(String name, Object input) {
+    Objects.requireNonNull(name, "name");
+    JsonNode args = input instanceof JsonNode node ? node.deepCopy()
+        : Values.toJson(input, app.limits().maxJsonDepth(), "input of " + name);
+    synchronized (lock) {
+      if (closed) {
+        throw new IllegalStateException("the client is closed");
+      }
+      long id = nextMutationId;
+      long timestamp = options.clock().millis();
+      MutationOutcome outcome = executor.run(view, new MutationInvocation(clientId, id, name, args, userId, timestamp));
+      if (outcome instanceof MutationOutcome.Failed failed) {
+        throw new SyncException(failed.code(), failed.message());
+      }
+      nextMutationId++;
+      ((MutationOutcome.Applied) outcome).writes().forEach(view::write);
+      MutationRequest request = new MutationRequest(id, name, args, timestamp);
+      Pending p = new Pending(request, new CompletableFuture<>());
+      pending.put(id, p);
+      options.storage().pendingAdded(request);
+      flushLocked();
+      viewChangedLocked();
+      return new MutationHandle(id, name, p.confirmed());
+    }
+  }
+
+  @Override
+  public int pendingCount() {
+    synchronized (lock) {
+      return pending.size();
+    }
+  }
+
+  /** Re-runs the pending mutations on the confirmed state. */
+  private void rebaseLocked() {
+    Overlay next = new Overlay(confirmed);
+    for (Pending p : pending.values()) {
+      MutationRequest m = p.request();
+      MutationOutcome outcome = executor.run(next, new MutationInvocation(clientId, m.id(), m.name(), m.args(), userId, m.timestamp()));
+      if (outcome instanceof MutationOutcome.Applied applied) {
+        applied.writes().forEach(next::write);
+      }
+      // A mutation that fails locally on rebase stays pending without writes: the server decides.
+    }
+    view = next;
+  }
+
+  // ---- reads -----------------------------------------------------------------------------
+
+  @Override
+  public <R> R query(Function<ReadTransaction, R> query) {
+    synchronized (lock) {
+      return query.apply(new ViewTransaction(app, view, userId));
+    }
+  }
+
+  /**
+   * Reads the confirmed state only, without pending mutations (for tests and test kits).
+   *
+   * @param query the read
+   * @return its result
+   */
+  public <R> R queryConfirmed(Function<ReadTransaction, R> query) {
+    synchronized (lock) {
+      return query.apply(new ViewTransaction(app, confirmed, userId));
+    }
+  }
+
+  @Override
+  public <R> Subscription subscribe(Function<ReadTransaction, R> query, Consumer<R> onResult) {
+    Sub<R> sub = new Sub<>(query, onResult);
+    synchronized (lock) {
+      subscriptions.add(sub);
+      sub.refreshLocked(new ViewTransaction(app, view, userId));
+    }
+    return sub;
+  }
+
+  private void viewChangedLocked() {
+    if (subscriptions.isEmpty()) {
+      return;
+    }
+    ReadTransaction tx = new ViewTransaction(app, view, userId);
+    for (Sub<?> sub : subscriptions) {
+      sub.refreshLocked(tx);
+    }
+  }
+
+  @Override
+  public boolean waitForBootstrap(Duration timeout) {
+    try {
+      bootstrapped.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+      return true;
+    } catch (TimeoutException e) {
+      return false;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
+    } catch (Exception e) {
+      return false;
+    }
+  }
+
+  // ---- connection --------------------------------------------------------------------------
+
+  @Override
+  public ConnectionStatus connectionStatus() {
+    synchronized (lock) {
+      return status;
+    }
+  }
+
+  /**
+   * Test hook: while held, pending mutations are not pushed (they stay pending and keep being
+   * rebased); releasing pushes them all.
+   *
+   * @param hold whether to hold outbound mutations
+   */
+  public void holdOutbound(boolean hold) {
+    synchronized (lock) {
+      holdOutbound = hold;
+      flushLocked();
+    }
+  }
+
+  /** Test hook: drops the socket as if the network failed; the client reconnects with backoff. */
+  public void dropConnection() {
+    Connection c;
+    synchronized (lock) {
+      c = connection;
+    }
+    if (c != null) {
+      WebSocket ws = c.socket;
+      if (ws != null) {
+        ws.abort();
+      }
+      disconnected(c, 1006, "connection dropped");
+    }
+  }
+
+  private void setStatusLocked(ConnectionStatus next) {
+    if (status == next) {
+      return;
+    }
+    status = next;
+    callbacks.execute(() -> options.connectionListener().onStatusChanged(next));
+  }
+
+  private void connect() {
+    Connection c;
+    synchronized (lock) {
+      if (closed || status == ConnectionStatus.STOPPED) {
+        return;
+      }
+      c = new Connection();
+      connection = c;
+      setStatusLocked(ConnectionStatus.CONNECTING);
+    }
+    CompletionStage<String> token;
+    try {
+      token = options.auth().get();
+    } catch (RuntimeException e) {
+      token = CompletableFuture.failedFuture(e);
+    }
+    token.thenCompose(t -> {
+      c.token = t == null ? "" : t;
+      return http.newWebSocketBuilder().connectTimeout(options.connectTimeout()).buildAsync(uri, c);
+    }).whenComplete((ws, error) -> {
+      if (error != null) {
+        disconnected(c, 1006, String.valueOf(error.getCause() != null ? error.getCause() : error));
+      }
+    });
+  }
+
+  private void disconnected(Connection c, int code, String reason) {
+    synchronized (lock) {
+      if (c != connection || closed) {
+        return;
+      }
+      connection = null;
+      callbacks.execute(() -> options.connectionListener().onDisconnected(code, reason));
+      if (FATAL_CLOSE_CODES.contains(code)) {
+        setStatusLocked(ConnectionStatus.STOPPED);
+        callbacks.execute(() -> options.connectionListener().onStopped(code, reason));
+        return;
+      }
+      setStatusLocked(ConnectionStatus.OFFLINE);
+      long min = options.reconnectMinDelay().toMillis();
+      long max = options.reconnectMaxDelay().toMillis();
+      long backoff = Math.min(max, min << Math.min(attempts, 20));
+      // "equal jitter": at least half the backoff, so clients that dropped together spread out
+      long delay = backoff / 2 + ThreadLocalRandom.current().nextLong(backoff / 2 + 1);
+      attempts++;
+      scheduler.schedule(this::connect, delay, TimeUnit.MILLISECONDS);
+    }
+    if (c.socket != null) {
+      c.socket.abort();
+    }
+  }
+
+  private void ping() {
+    synchronized (lock) {
+      if (connection != null && connection.online) {
+        connection.send(new ClientMessage.Ping());
+      }
+    }
+  }
+
+  /** Pushes the pending mutations the server has not been sent on this connection. */
+  private void flushLocked() {
+    Connection c = connection;
+    if (c == null || !c.online || holdOutbound) {
+      return;
+    }
+    while (true) {
+      List<MutationRequest> batch = pending.tailMap(sentUpTo, false).values().stream()
+          .limit(MAX_MUTATIONS_PER_PUSH).map(Pending::request).toList();
+      if (batch.isEmpty()) {
+        return;
+      }
+      c.send(new ClientMessage.Push(batch));
+      sentUpTo = batch.get(batch.size() - 1).id();
+    }
+  }
+
+  private void onMessage(Connection c, ServerMessage message) {
+    synchronized (lock) {
+      if (c != connection || closed) {
+        return;
+      }
+      if (message instanceof ServerMessage.Connected connected) {
+        onConnected(c, connected);
+      } else if (message instanceof ServerMessage.Poke poke) {
+        onPoke(poke);
+      } else if (message instanceof ServerMessage.MutationFailed failed) {
+        onMutationFailed(failed);
+      } else if (message instanceof ServerMessage.Error error) {
+        callbacks.execute(() -> options.connectionListener().onServerError(error.error().code(), error.error().message()));
+      }
+    }
+  }
+
+  private void onConnected(Connection c, ServerMessage.Connected connected) {
+    c.online = true;
+    attempts = 0;
+    userId = connected.userId();
+    connectedLastId = connected.lastMutationId();
+    sentUpTo = connected.lastMutationId();
+    nextMutationId = Math.max(nextMutationId, connected.lastMutationId() + 1);
+    setStatusLocked(ConnectionStatus.ONLINE);
+    flushLocked();
+  }
+
+  private void onPoke(ServerMessage.Poke poke) {
+    boolean cleared = false;
+    List<Write> writes = new ArrayList<>(poke.patch().size());
+    long version = ++localVersion;
+    for (PatchOp op : poke.patch()) {
+      switch (op.op()) {
+        case "clear" -> {
+          confirmed = new EntryStore();
+          cleared = true;
+          writes.clear();
+        }
+        case "put", "del" -> {
+          TableAddress address = "private".equals(op.tier())
+              ? TableAddress.privateTable(userId, op.table()) : TableAddress.publicTable(op.table());
+          Write w = "put".equals(op.op())
+              ? Write.put(address, op.itemKey(), op.sortKey() == null ? "" : op.sortKey(), op.value())
+              : Write.delete(address, op.itemKey());
+          confirmed.apply(w, version);
+          writes.add(w);
+        }
+        default -> LOG.log(System.Logger.Level.WARNING, "ignoring unknown patch op {0}", op.op());
+      }
+    }
+    confirmed.pruneTombstones(0);
+    cookie = poke.cookie();
+    options.storage().confirmedChanged(cookie, userId, cleared, writes);
+    Map<String, Long> changes = poke.lastMutationIdChanges() == null ? Map.of() : poke.lastMutationIdChanges();
+    long own = Math.max(changes.getOrDefault(clientId, 0L), connectedLastId);
+    connectedLastId = 0;
+    while (!pending.isEmpty() && pending.firstKey() <= own) {
+      Pending p = pending.pollFirstEntry().getValue();
+      options.storage().pendingRemoved(p.request().id());
+      callbacks.execute(() -> p.confirmed().complete(null));
+    }
+    rebaseLocked();
+    bootstrapped.complete(null);
+    viewChangedLocked();
+  }
+
+  private void onMutationFailed(ServerMessage.MutationFailed failed) {
+    Pending p = pending.remove(failed.id());
+    if (p == null) {
+      return;
+    }
+    options.storage().pendingRemoved(failed.id());
+    rebaseLocked();
+    viewChangedLocked();
+    MutationRequest m = p.request();
+    MutationFailure failure = new MutationFailure(m.id(), m.name(), m.args(), failed.error().code(), failed.error().message());
+    callbacks.execute(() -> {
+      p.confirmed().completeExceptionally(new SyncException(failure.code(), failure.message()));
+      options.mutationListener().onMutationFailed(failure);
+    });
+  }
+
+  @Override
+  public void close() {
+    Connection c;
+    synchronized (lock) {
+      if (closed) {
+        return;
+      }
+      closed = true;
+      c = connection;
+      connection = null;
+      setStatusLocked(ConnectionStatus.CLOSED);
+      for (Pending p : pending.values()) {
+        callbacks.execute(() -> p.confirmed().completeExceptionally(new IllegalStateException("the client was closed")));
+      }
+      subscriptions.clear();
+    }
+    if (c != null && c.socket != null) {
+      c.socket.sendClose(WebSocket.NORMAL_CLOSURE, "").whenComplete((ws, e) -> c.socket.abort());
+    }
+    scheduler.shutdownNow();
+    callbacks.shutdown();
+    try {
+      callbacks.awaitTermination(5, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /** One socket: its listener and its send queue (the JDK WebSocket allows one send at a time). */
+  private final class Connection implements WebSocket.Listener {
+    private final StringBuilder partial = new StringBuilder();
+    private CompletableFuture<?> sends = CompletableFuture.completedFuture(null);
+    volatile WebSocket socket;
+    volatile String token = "";
+    /** Set under the client's lock once the server said {@code connected}. */
+    boolean online;
+
+    @Override
+    public void onOpen(WebSocket webSocket) {
+      socket = webSocket;
+      send(new ClientMessage.Hello(ClientMessage.PROTOCOL_VERSION, clientGroupId, clientId, Optional.ofNullable(currentCookie()),
+          app.schemaVersion(), token.isEmpty() ? Optional.empty() : Optional.of(token)));
+      webSocket.request(1);
+    }
+
+    @Override
+    public CompletionStage<?> onText(WebSocket webSocket, CharSequence data, boolean last) {
+      partial.append(data);
+      if (last) {
+        String text = partial.toString();
+        partial.setLength(0);
+        ServerMessage message;
+        try {
+          message = Json.mapper().readValue(text, ServerMessage.class);
+        } catch (Exception e) {
+          LOG.log(System.Logger.Level.WARNING, "unreadable server message; dropping the connection", e);
+          webSocket.abort();
+          disconnected(this, 1006, "unreadable server message: " + e.getMessage());
+          return null;
+        }
+        onMessage(this, message);
+      }
+      webSocket.request(1);
+      return null;
+    }
+
+    @Override
+    public CompletionStage<?> onClose(WebSocket webSocket, int statusCode, String reason) {
+      disconnected(this, statusCode, reason);
+      return null;
+    }
+
+    @Override
+    public void onError(WebSocket webSocket, Throwable error) {
+      disconnected(this, 1006, String.valueOf(error));
+    }
+
+    synchronized void send(ClientMessage message) {
+      String text;
+      try {
+        text = Json.mapper().writeValueAsString(message);
+      } catch (Exception e) {
+        throw new SyncException(ErrorCode.BAD_MESSAGE, "cannot encode " + message.getClass().getSimpleName() + ": " + e.getMessage());
+      }
+      WebSocket ws = socket;
+      sends = sends.handle((r, e) -> null).thenCompose(x -> ws.sendText(text, true));
+    }
+  }
+
+  private String currentCookie() {
+    synchronized (lock) {
+      return cookie;
+    }
+  }
+}
