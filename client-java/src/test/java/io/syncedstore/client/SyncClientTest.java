@@ -229,4 +229,57 @@ class SyncClientTest {
     Await.until("bob's change", () -> a.query(tx -> tx.table("todos").get("t1", Todo.class)).orElseThrow().text().equals("changed by bob"));
     assertTrue(results.size() <= 1, "a closed subscription stops (one already queued call may run)");
   }
+
+  @Test
+  void privateRowsArriveInTheUsersOwnTierAndNobodyElseSeesThem() throws Exception {
+    SyncClientImpl alice = client(TestApp.DEFINITION, "private", "alice", new MutationListener() {});
+    SyncClientImpl bob = client(TestApp.DEFINITION, "private", "bob", new MutationListener() {});
+    assertEquals(Optional.of("alice"), alice.query(ReadTransaction::userId));
+    MutationHandle h = alice.mutate("draft", new TestApp.Note("d1", "secret"));
+    assertEquals(Optional.of("secret"), alice.query(tx -> tx.privateOfUser("alice").table("notes").get("d1", String.class)));
+    assertEquals(Optional.empty(), alice.query(tx -> tx.table("notes").get("d1", String.class)));
+    confirmed(h);
+    assertEquals(Optional.of("secret"), alice.queryConfirmed(tx -> tx.privateOfUser("alice").table("notes").get("d1", String.class)),
+        "the poke's private put lands in alice's private tier");
+    confirmed(bob.mutate("note", new TestApp.Note("n1", "public")));
+    Await.until("bob's public note on alice", () -> alice.<Boolean>query(tx -> tx.table("notes").has("n1")));
+    assertEquals(List.of("n1"), bob.query(tx -> tx.table("notes").keys()));
+    assertEquals(List.of(), bob.query(tx -> tx.privateOfUser("alice").table("notes").keys()));
+  }
+
+  private record Stop(int code, String reason) {}
+
+  private static SyncClient stoppedClient(io.syncedstore.api.AppDefinition app, String token, CompletableFuture<Stop> stopped) {
+    return SyncClient.connect(SyncOptions.builder()
+        .server("ws://127.0.0.1:" + server.port())
+        .app(app)
+        .instanceId("refused")
+        .auth(() -> token)
+        .reconnectDelay(java.time.Duration.ofMillis(10), java.time.Duration.ofMillis(20))
+        .connectionListener(new ConnectionListener() {
+          @Override
+          public void onStopped(int code, String reason) {
+            stopped.complete(new Stop(code, reason));
+          }
+        })
+        .build());
+  }
+
+  @Test
+  void aRefusedTokenOrAnotherSchemaVersionStopsTheClientInsteadOfRetrying() throws Exception {
+    CompletableFuture<Stop> badToken = new CompletableFuture<>();
+    try (SyncClient c = stoppedClient(TestApp.DEFINITION, "not-a-dev-token", badToken)) {
+      assertEquals(4401, badToken.get(Await.WAIT.toSeconds(), TimeUnit.SECONDS).code());
+      assertEquals(ConnectionStatus.STOPPED, c.connectionStatus());
+      assertFalse(c.waitForBootstrap(java.time.Duration.ofMillis(100)));
+      assertEquals(ConnectionStatus.STOPPED, c.connectionStatus(), "no retry after 4401");
+    }
+    io.syncedstore.api.AppDefinition newer = io.syncedstore.api.AppDefinition.builder("clienttest").schemaVersion(2)
+        .table("notes", String.class).build();
+    CompletableFuture<Stop> mismatch = new CompletableFuture<>();
+    try (SyncClient c = stoppedClient(newer, "dev:alice", mismatch)) {
+      assertEquals(4412, mismatch.get(Await.WAIT.toSeconds(), TimeUnit.SECONDS).code());
+      assertEquals(ConnectionStatus.STOPPED, c.connectionStatus());
+    }
+  }
 }

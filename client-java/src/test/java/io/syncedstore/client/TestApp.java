@@ -16,7 +16,7 @@ public final class TestApp {
   public record Add(String key, long amount) {}
 
   /**
-   * Input of {@code note}, {@code serverRejects} and {@code alwaysFails}.
+   * Input of {@code note}, {@code draft} (the caller's private notes), {@code serverRejects} and {@code alwaysFails}.
    *
    * @param key the note's key
    * @param text its text
@@ -32,6 +32,8 @@ public final class TestApp {
         counters.set(in.key(), counters.get(in.key(), Long.class).orElse(0L) + in.amount());
       })
       .mutator("note", Note.class, (ctx, in) -> ctx.table("notes").set(in.key(), in.text()))
+      .mutator("draft", Note.class, (ctx, in) -> ctx.privateOfUser(ctx.userId().orElseThrow(
+          () -> new IllegalStateException("drafts need a signed-in user"))).table("notes").set(in.key(), in.text()))
       .mutator("serverRejects", Note.class, (ctx, in) -> {
         ctx.table("notes").set(in.key(), in.text());
         if (ctx.isServer()) {

@@ -115,6 +115,7 @@ public final class SyncClientImpl implements SyncClient {
   private final List<Sub<?>> subscriptions = new CopyOnWriteArrayList<>();
   private final CompletableFuture<Void> bootstrapped = new CompletableFuture<>();
   private final Object lock = new Object();
+  private volatile Thread callbackThread;
 
   // All below guarded by lock.
   private EntryStore confirmed = new EntryStore();
@@ -142,7 +143,7 @@ public final class SyncClientImpl implements SyncClient {
     this.clientId = options.clientId().orElseGet(() -> "c-" + options.idSource().get());
     this.uri = syncUri(options);
     this.http = HttpClient.newBuilder().connectTimeout(options.connectTimeout()).build();
-    this.callbacks = Executors.newSingleThreadExecutor(r -> daemon(r, "sync-client-callbacks-" + clientId));
+    this.callbacks = Executors.newSingleThreadExecutor(r -> callbackThread = daemon(r, "sync-client-callbacks-" + clientId));
     this.scheduler = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "sync-client-scheduler-" + clientId));
     this.view = new Overlay(confirmed);
     options.storage().identity(clientGroupId, clientId);
@@ -349,7 +350,10 @@ public final class SyncClientImpl implements SyncClient {
       }
       c = new Connection();
       connection = c;
-      setStatusLocked(ConnectionStatus.CONNECTING);
+      // Retries after a disconnect stay OFFLINE until one succeeds: apps see offline, then online.
+      if (status != ConnectionStatus.OFFLINE) {
+        setStatusLocked(ConnectionStatus.CONNECTING);
+      }
     }
     CompletionStage<String> token;
     try {
@@ -522,6 +526,9 @@ public final class SyncClientImpl implements SyncClient {
     }
     scheduler.shutdownNow();
     callbacks.shutdown();
+    if (Thread.currentThread() == callbackThread) {
+      return; // closed from a callback: the queued callbacks run after this one returns
+    }
     try {
       callbacks.awaitTermination(5, TimeUnit.SECONDS);
     } catch (InterruptedException e) {
@@ -561,7 +568,15 @@ public final class SyncClientImpl implements SyncClient {
           disconnected(this, 1006, "unreadable server message: " + e.getMessage());
           return null;
         }
-        onMessage(this, message);
+        try {
+          onMessage(this, message);
+        } catch (RuntimeException e) {
+          // A message this client cannot apply (a bug on either side): start over from a new connection.
+          LOG.log(System.Logger.Level.ERROR, "cannot apply a server message; dropping the connection", e);
+          webSocket.abort();
+          disconnected(this, 1006, "cannot apply a server message: " + e);
+          return null;
+        }
       }
       webSocket.request(1);
       return null;
