@@ -451,6 +451,11 @@ public final class SyncClientImpl implements SyncClient {
   }
 
   private void onPoke(ServerMessage.Poke poke) {
+    boolean startsWithClear = !poke.patch().isEmpty() && "clear".equals(poke.patch().get(0).op());
+    if (!startsWithClear && !Objects.equals(poke.baseCookie(), cookie)) {
+      // Applying it would corrupt the replica; the caller drops the connection and the reconnect catches up from our cookie.
+      throw new IllegalStateException("poke from " + poke.baseCookie() + " does not continue the replica at " + cookie);
+    }
     boolean cleared = false;
     List<Write> writes = new ArrayList<>(poke.patch().size());
     long version = ++localVersion;
