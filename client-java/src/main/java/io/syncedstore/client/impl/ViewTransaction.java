@@ -85,26 +85,6 @@ final class ViewTransaction implements ReadTransaction {
     }
 
     @Override
-    public List<Entry> entries() {
-      return scan(ScanOptions.all());
-    }
-
-    @Override
-    public List<String> keys() {
-      return entries().stream().map(Entry::itemKey).toList();
-    }
-
-    @Override
-    public List<JsonNode> values() {
-      return entries().stream().map(Entry::value).toList();
-    }
-
-    @Override
-    public <T> List<T> values(Class<T> type) {
-      return entries().stream().map(e -> e.value(type)).toList();
-    }
-
-    @Override
     public List<Entry> scan(ScanOptions options) {
       return Scans.scan(view, address, options).stream().map(Row::toEntry).toList();
     }

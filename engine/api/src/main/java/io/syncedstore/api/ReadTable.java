@@ -19,16 +19,24 @@ public interface ReadTable {
   boolean has(String itemKey);
 
   /** @return every entry, in key order */
-  List<Entry> entries();
+  default List<Entry> entries() {
+    return scan(ScanOptions.all());
+  }
 
   /** @return every item key, in entry order */
-  List<String> keys();
+  default List<String> keys() {
+    return entries().stream().map(Entry::itemKey).toList();
+  }
 
   /** @return every value, in entry order */
-  List<JsonNode> values();
+  default List<JsonNode> values() {
+    return entries().stream().map(Entry::value).toList();
+  }
 
   /** @return every value mapped to {@code type}, in entry order */
-  <T> List<T> values(Class<T> type);
+  default <T> List<T> values(Class<T> type) {
+    return entries().stream().map(e -> e.value(type)).toList();
+  }
 
   /** @return the entries {@code options} select, in ascending key order */
   List<Entry> scan(ScanOptions options);

@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.syncedstore.api.AppDefinition;
 import io.syncedstore.api.Entry;
 import io.syncedstore.api.ErrorCode;
-import io.syncedstore.api.Json;
 import io.syncedstore.api.Limits;
 import io.syncedstore.api.MutationContext;
 import io.syncedstore.api.ScanOptions;
@@ -132,26 +131,6 @@ final class MutationContextImpl implements MutationContext {
     @Override
     public boolean has(String itemKey) {
       return !invisible() && overlay.get(address, itemKey) != null;
-    }
-
-    @Override
-    public List<Entry> entries() {
-      return scan(ScanOptions.all());
-    }
-
-    @Override
-    public List<String> keys() {
-      return entries().stream().map(Entry::itemKey).toList();
-    }
-
-    @Override
-    public List<JsonNode> values() {
-      return entries().stream().map(Entry::value).toList();
-    }
-
-    @Override
-    public <T> List<T> values(Class<T> type) {
-      return entries().stream().map(e -> e.value(type)).toList();
     }
 
     @Override
