@@ -24,7 +24,8 @@ public interface ConnectionListener {
 
   /**
    * The server refused the client for good: 4401 (token refused), 4403 (client id owned by
-   * another user), 4406 (protocol version) or 4412 (schema version mismatch). No reconnect follows.
+   * another user), 4406 (protocol version), 4409 (another live client uses this client id) or 4412
+   * (schema version mismatch). No reconnect follows.
    *
    * @param code the close code
    * @param reason the close reason

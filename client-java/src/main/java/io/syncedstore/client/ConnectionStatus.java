@@ -9,8 +9,8 @@ public enum ConnectionStatus {
   /** The connection was lost; a reconnect is scheduled with backoff. Local reads and mutations keep working. */
   OFFLINE,
   /**
-   * The server refused the client for a reason a retry cannot fix (close 4401, 4403, 4406 or
-   * 4412); the client no longer reconnects. See {@link ConnectionListener#onStopped}.
+   * The server refused the client for a reason a retry cannot fix (close 4401, 4403, 4406,
+   * 4409 or 4412); the client no longer reconnects. See {@link ConnectionListener#onStopped}.
    */
   STOPPED,
   /** {@link SyncClient#close()} was called. */

@@ -282,4 +282,38 @@ class SyncClientTest {
       assertEquals(ConnectionStatus.STOPPED, c.connectionStatus());
     }
   }
+
+  @Test
+  void aSecondLiveClientWithTheSameClientIdStopsTheFirstInsteadOfTakingTheIdBackAndForth() throws Exception {
+    CompletableFuture<Stop> first = new CompletableFuture<>();
+    CompletableFuture<Stop> second = new CompletableFuture<>();
+    try (SyncClient a = sameIdClient(first)) {
+      assertTrue(a.waitForBootstrap(Await.WAIT));
+      try (SyncClient b = sameIdClient(second)) {
+        assertTrue(b.waitForBootstrap(Await.WAIT));
+        assertEquals(4409, first.get(Await.WAIT.toSeconds(), TimeUnit.SECONDS).code());
+        assertEquals(ConnectionStatus.STOPPED, a.connectionStatus());
+        assertFalse(second.isDone(), "the newer client keeps the id");
+        assertTrue(b.isOnline());
+      }
+    }
+  }
+
+  private static SyncClient sameIdClient(CompletableFuture<Stop> stopped) {
+    return SyncClient.connect(SyncOptions.builder()
+        .server("ws://127.0.0.1:" + server.port())
+        .app(TestApp.DEFINITION)
+        .instanceId("same-id")
+        .clientGroupId("g-same")
+        .clientId("c-same")
+        .auth(() -> "dev:alice")
+        .reconnectDelay(java.time.Duration.ofMillis(10), java.time.Duration.ofMillis(20))
+        .connectionListener(new ConnectionListener() {
+          @Override
+          public void onStopped(int code, String reason) {
+            stopped.complete(new Stop(code, reason));
+          }
+        })
+        .build());
+  }
 }

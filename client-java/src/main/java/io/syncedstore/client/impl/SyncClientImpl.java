@@ -61,7 +61,7 @@ import java.util.function.Function;
 public final class SyncClientImpl implements SyncClient {
   private static final System.Logger LOG = System.getLogger(SyncClientImpl.class.getName());
   /** Close codes after which a retry cannot succeed. */
-  private static final Set<Integer> FATAL_CLOSE_CODES = Set.of(4401, 4403, 4406, 4412);
+  private static final Set<Integer> FATAL_CLOSE_CODES = Set.of(4401, 4403, 4406, 4409, 4412);
   private static final int MAX_MUTATIONS_PER_PUSH = 1000;
 
   private record Pending(MutationRequest request, CompletableFuture<Void> confirmed) {}
