@@ -98,7 +98,10 @@ final class SyncSocket {
   /** @return the message flow of this connection; materialize it once */
   Flow<Message, Message, NotUsed> flow() {
     Pair<ActorRef<SocketOut>, Source<SocketOut, NotUsed>> out = ActorSource.<SocketOut>actorRef(
-            o -> false, o -> Optional.empty(), settings.maxQueuedMessages() + 64, OverflowStrategy.fail())
+            o -> false, o -> Optional.empty(),
+            // the session's bound, plus what it may hand beyond it: the failures told again at connect,
+            // an error and a close
+            settings.maxQueuedMessages() + io.syncedstore.runtime.InstanceState.RECENT_FAILURES + 64, OverflowStrategy.fail())
         .preMaterialize(materializer);
     socket = out.first();
     Source<Message, NotUsed> outgoing = out.second().map(SyncSocket::render);

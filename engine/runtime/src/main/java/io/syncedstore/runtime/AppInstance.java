@@ -484,7 +484,7 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
     InstanceState.ClientRecord client = state.client(connect.clientId());
     ClientSession.Start start = new ClientSession.Start(context.getSelf(), connect.clientGroupId(), connect.clientId(),
         connect.userId(), connect.socket(), connect.cookie(), initial, client == null ? 0 : client.lastMutationId(),
-        settings.maxQueuedMessages(), settings.maxPushesInFlight());
+        state.failuresSince(connect.clientId(), cookie), settings.maxQueuedMessages(), settings.maxPushesInFlight());
     ActorRef<ClientSession.Command> session = context.spawn(ClientSession.create(start), "session-" + (++sessionsStarted));
     context.watchWith(session, new SessionEnded(session));
     sessions.put(session, new SessionInfo(connect.clientId(), connect.userId()));

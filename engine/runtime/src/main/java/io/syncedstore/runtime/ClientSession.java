@@ -120,12 +120,13 @@ public final class ClientSession extends AbstractBehavior<ClientSession.Command>
    * @param clientCookie the cookie the client said it holds, or {@code null}
    * @param initial the patch from {@code clientCookie} to now
    * @param lastMutationId the client's last processed mutation id
+   * @param failures the client's failed mutations after {@code clientCookie}, told again before the initial poke
    * @param maxQueued {@code max-queued-messages}
    * @param maxPushesInFlight {@code max-pushes-in-flight}
    */
   record Start(ActorRef<AppInstance.Command> instance, String clientGroupId, String clientId, String userId,
-      ActorRef<SocketOut> socket, String clientCookie, InstanceState.Patch initial, long lastMutationId, int maxQueued,
-      int maxPushesInFlight) {}
+      ActorRef<SocketOut> socket, String clientCookie, InstanceState.Patch initial, long lastMutationId,
+      List<InstanceState.RecentFailure> failures, int maxQueued, int maxPushesInFlight) {}
 
   static Behavior<Command> create(Start start) {
     return Behaviors.setup(context -> new ClientSession(context, start));
@@ -176,6 +177,11 @@ public final class ClientSession extends AbstractBehavior<ClientSession.Command>
     this.accountedTo = start.initial().cookie().toString();
     this.confirmed = start.lastMutationId();
     hand(CommittedBatch.json(new ServerMessage.Connected(ClientMessage.PROTOCOL_VERSION, start.userId(), start.lastMutationId())));
+    // Failures the client may have missed when its last connection died: before the poke that
+    // confirms their ids. At most InstanceState.RECENT_FAILURES; the socket's buffer has room for them.
+    for (InstanceState.RecentFailure f : start.failures()) {
+      hand(CommittedBatch.json(new ServerMessage.MutationFailed(f.mutationId(), new ServerMessage.ErrorBody(f.code(), f.message()))));
+    }
     InstanceState.Patch initial = start.initial();
     sendPoke(pokeJson(cookie, initial.cookie().toString(), opsJson(initial.ops()), initial.lastMutationIdChanges()),
         initial.cookie().toString(), initial.lastMutationIdChanges());

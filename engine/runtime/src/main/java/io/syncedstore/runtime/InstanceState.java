@@ -49,6 +49,22 @@ public final class InstanceState {
   private final EntryStore store;
   private final Map<String, ClientRecord> clients = new HashMap<>();
   private final Map<String, Map<String, ClientRecord>> groups = new HashMap<>();
+  /** Per client, its last {@link #RECENT_FAILURES} failed mutations, oldest first. */
+  private final Map<String, java.util.ArrayDeque<RecentFailure>> failures = new HashMap<>();
+
+  /** How many failed mutations are kept per client, to be told again to a client that reconnects. */
+  public static final int RECENT_FAILURES = 100;
+
+  /**
+   * A failed mutation, kept so that a client that lost the notice with its connection hears of it
+   * when it reconnects.
+   *
+   * @param mutationId the mutation
+   * @param version the instance version of its {@code MutationFailed}
+   * @param code the error code
+   * @param message the error message
+   */
+  public record RecentFailure(long mutationId, long version, io.syncedstore.api.ErrorCode code, String message) {}
 
   /**
    * @param maxTombstones tombstones kept before pruning the oldest
@@ -115,10 +131,34 @@ public final class InstanceState {
     } else if (event instanceof MutationFailed e) {
       version++;
       putClient(e.clientId(), new ClientRecord(e.clientGroupId(), e.userId(), e.mutationId(), version));
+      addFailure(e.clientId(), new RecentFailure(e.mutationId(), version, e.code(), e.message()));
     } else if (event instanceof InstanceCreated e) {
       epoch = e.epoch();
     }
     return this;
+  }
+
+  private void addFailure(String clientId, RecentFailure failure) {
+    java.util.ArrayDeque<RecentFailure> kept = failures.computeIfAbsent(clientId, c -> new java.util.ArrayDeque<>());
+    kept.addLast(failure);
+    if (kept.size() > RECENT_FAILURES) {
+      kept.removeFirst();
+    }
+  }
+
+  /**
+   * @return {@code clientId}'s kept failures after {@code cookie} (all of them for a cookie that is
+   *     absent or of another epoch), oldest first: those a client at {@code cookie} may not have heard of
+   */
+  public List<RecentFailure> failuresSince(String clientId, Cookie cookie) {
+    long since = cookie == null || !cookie.epoch().equals(epoch) ? -1 : cookie.version();
+    List<RecentFailure> result = new ArrayList<>();
+    for (RecentFailure f : failures.getOrDefault(clientId, new java.util.ArrayDeque<>())) {
+      if (f.version() > since) {
+        result.add(f);
+      }
+    }
+    return result;
   }
 
   private void putClient(String clientId, ClientRecord record) {
@@ -191,7 +231,10 @@ public final class InstanceState {
   public InstanceSnapshot toSnapshot() {
     List<InstanceSnapshot.ClientSnapshot> cs = new ArrayList<>(clients.size());
     clients.forEach((id, r) -> cs.add(new InstanceSnapshot.ClientSnapshot(id, r.clientGroupId(), r.userId(), r.lastMutationId(), r.version())));
-    return new InstanceSnapshot(epoch, version, store.export(), List.copyOf(cs));
+    List<InstanceSnapshot.FailureSnapshot> fs = new ArrayList<>();
+    failures.forEach((id, kept) -> kept.forEach(f ->
+        fs.add(new InstanceSnapshot.FailureSnapshot(id, f.mutationId(), f.version(), f.code(), f.message()))));
+    return new InstanceSnapshot(epoch, version, store.export(), List.copyOf(cs), List.copyOf(fs));
   }
 
   /** @return the state {@code snapshot} describes */
@@ -199,6 +242,11 @@ public final class InstanceState {
     InstanceState state = new InstanceState(maxTombstones, false, snapshot.epoch(), snapshot.version(), EntryStore.restore(snapshot.store()));
     for (InstanceSnapshot.ClientSnapshot c : snapshot.clients()) {
       state.putClient(c.clientId(), new ClientRecord(c.clientGroupId(), c.userId(), c.lastMutationId(), c.version()));
+    }
+    if (snapshot.failures() != null) { // null in snapshots written before failures were kept
+      for (InstanceSnapshot.FailureSnapshot f : snapshot.failures()) {
+        state.addFailure(f.clientId(), new RecentFailure(f.mutationId(), f.version(), f.code(), f.message()));
+      }
     }
     return state;
   }

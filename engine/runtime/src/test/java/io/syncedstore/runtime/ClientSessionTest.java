@@ -411,6 +411,8 @@ class ClientSessionTest {
     // a cookie: exactly the changes since it (the new connection supersedes the old one)
     Client again = connect(instance, "g1", "c1", "u1", afterW, true);
     assertEquals(5, again.nextOfType("connected").get("lastMutationId").asLong());
+    // mutation 2 failed after that cookie: the client is told again, before the poke confirming it
+    assertEquals(2, again.nextOfType("mutationFailed").get("id").asLong());
     JsonNode changes = again.nextOfType("poke");
     assertEquals(afterW, text(changes.get("baseCookie")));
     assertEquals(current, text(changes.get("cookie")));
@@ -836,5 +838,41 @@ class ClientSessionTest {
     }
     assertEquals(Set.of("reading", "anonymous", "slow"), closed);
     testKit.createTestProbe().expectTerminated(ref, ANSWER);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // failures told again on reconnect
+
+  /**
+   * A client whose connection died after its mutations were processed but before it read their
+   * failures hears of them when it reconnects, before the poke that confirms their ids; a client
+   * whose cookie is past them does not hear of them again.
+   */
+  @Test
+  void failuresAClientMayHaveMissedAreToldAgainWhenItReconnects() {
+    Target instance = direct(spawn(32));
+    Client first = connect(instance, "g1", "c", null, null, true);
+    first.nextOfType("connected");
+    first.nextOfType("poke");
+    String before = first.cookie;
+    pushDirect(instance, "g1", "c", null, put(1, "a", 1), boom(2, "b"), put(3, "c", 3), boom(4, "d"));
+
+    // the client never read the notices and pokes of that push: it reconnects with its old cookie
+    Client again = connect(instance, "g1", "c", null, before, true);
+    assertEquals(4, again.nextOfType("connected").get("lastMutationId").asLong());
+    assertEquals(2, again.nextOfType("mutationFailed").get("id").asLong());
+    JsonNode failed4 = again.nextOfType("mutationFailed");
+    assertEquals(4, failed4.get("id").asLong());
+    assertEquals(ErrorCode.MUTATOR_FAILED.name(), failed4.get("error").get("code").asText());
+    JsonNode poke = again.nextOfType("poke");
+    assertEquals(4, lmid(poke, "c"), "the poke after the failures confirms their ids");
+
+    // a client that has read past them is not told again; nor is another client
+    Client current = connect(instance, "g1", "c", null, again.cookie, true);
+    current.nextOfType("connected");
+    current.nextOfType("poke");
+    Client other = connect(instance, "g1", "other", null, before, true);
+    other.nextOfType("connected");
+    other.nextOfType("poke");
   }
 }

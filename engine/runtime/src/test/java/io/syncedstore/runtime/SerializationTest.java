@@ -200,7 +200,12 @@ class SerializationTest {
     assertEquals(state.store().tombstones(), restored.store().tombstones());
     for (String client : List.of("c1", "c2", "c3")) {
       assertEquals(state.client(client), restored.client(client));
+      assertEquals(state.failuresSince(client, null), restored.failuresSince(client, null));
     }
+    assertEquals(1, restored.failuresSince("c3", null).size(), "the failure of c3 survives the snapshot");
+    // a snapshot written before failures were kept has none: it still restores
+    InstanceSnapshot old = new InstanceSnapshot(back.epoch(), back.version(), back.store(), back.clients(), null);
+    assertEquals(List.of(), InstanceState.fromSnapshot(old, 2).failuresSince("c3", null));
     for (long v = 0; v <= state.version() + 1; v++) {
       Cookie from = v == 0 ? null : new Cookie("0123456789ab", v);
       for (String group : List.of("g1", "g2")) {

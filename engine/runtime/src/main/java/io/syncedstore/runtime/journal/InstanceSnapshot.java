@@ -11,9 +11,27 @@ import java.util.List;
  * @param version the instance's version
  * @param store every row and tombstone, and the tombstone horizon
  * @param clients every client's last mutation id
+ * @param failures the clients' recent failed mutations ({@code null} in snapshots written before they were kept)
  */
-public record InstanceSnapshot(String epoch, long version, EntryStore.Exported store, List<ClientSnapshot> clients)
-    implements JsonSerializable {
+public record InstanceSnapshot(String epoch, long version, EntryStore.Exported store, List<ClientSnapshot> clients,
+    List<FailureSnapshot> failures) implements JsonSerializable {
+
+  /** A snapshot without failures. */
+  public InstanceSnapshot(String epoch, long version, EntryStore.Exported store, List<ClientSnapshot> clients) {
+    this(epoch, version, store, clients, List.of());
+  }
+
+  /**
+   * One recent failed mutation of a client.
+   *
+   * @param clientId the client
+   * @param mutationId the mutation
+   * @param version the instance version of its {@code MutationFailed}
+   * @param code the error code
+   * @param message the error message
+   */
+  public record FailureSnapshot(String clientId, long mutationId, long version, io.syncedstore.api.ErrorCode code,
+      String message) {}
 
   /**
    * One client's record.
