@@ -69,6 +69,13 @@ public interface SyncClient extends AutoCloseable {
   /** @return the number of mutations not yet confirmed or failed by the server */
   int pendingCount();
 
+  /**
+   * @return a new id for app data: sorts by creation time, unique across clients without
+   *     coordination (see {@link UniqueIds}). Generate ids at the call site and pass them in the
+   *     mutation's input, so that the optimistic and the server run write the same key.
+   */
+  String makeUniqueId();
+
   /** @return the connection's status */
   ConnectionStatus connectionStatus();
 

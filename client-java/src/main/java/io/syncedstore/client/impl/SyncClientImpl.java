@@ -104,6 +104,7 @@ public final class SyncClientImpl implements SyncClient {
   }
 
   private final SyncOptions options;
+  private final io.syncedstore.client.UniqueIds uniqueIds;
   private final AppDefinition app;
   private final MutationExecutor executor;
   private final URI uri;
@@ -137,6 +138,7 @@ public final class SyncClientImpl implements SyncClient {
 
   private SyncClientImpl(SyncOptions options) {
     this.options = options;
+    this.uniqueIds = new io.syncedstore.client.UniqueIds(options.clock());
     this.app = options.app();
     this.executor = new MutationExecutor(app, false);
     this.clientGroupId = options.clientGroupId().orElseGet(() -> "g-" + options.idSource().get());
@@ -218,6 +220,11 @@ public final class SyncClientImpl implements SyncClient {
       viewChangedLocked();
       return new MutationHandle(id, name, p.confirmed());
     }
+  }
+
+  @Override
+  public String makeUniqueId() {
+    return uniqueIds.next();
   }
 
   @Override
