@@ -250,10 +250,13 @@ class SyncClientTest {
   private record Stop(int code, String reason) {}
 
   private static SyncClient stoppedClient(io.syncedstore.api.AppDefinition app, String token, CompletableFuture<Stop> stopped) {
-    return SyncClient.connect(SyncOptions.builder()
+    return stoppedClient(SyncOptions.builder().app(app).instanceId("refused"), token, stopped);
+  }
+
+  /** A client of {@code builder}'s app and instance whose {@code onStopped} completes {@code stopped}. */
+  private static SyncClient stoppedClient(SyncOptions.Builder builder, String token, CompletableFuture<Stop> stopped) {
+    return SyncClient.connect(builder
         .server("ws://127.0.0.1:" + server.port())
-        .app(app)
-        .instanceId("refused")
         .auth(() -> token)
         .reconnectDelay(java.time.Duration.ofMillis(10), java.time.Duration.ofMillis(20))
         .connectionListener(new ConnectionListener() {
@@ -300,20 +303,7 @@ class SyncClientTest {
   }
 
   private static SyncClient sameIdClient(CompletableFuture<Stop> stopped) {
-    return SyncClient.connect(SyncOptions.builder()
-        .server("ws://127.0.0.1:" + server.port())
-        .app(TestApp.DEFINITION)
-        .instanceId("same-id")
-        .clientGroupId("g-same")
-        .clientId("c-same")
-        .auth(() -> "dev:alice")
-        .reconnectDelay(java.time.Duration.ofMillis(10), java.time.Duration.ofMillis(20))
-        .connectionListener(new ConnectionListener() {
-          @Override
-          public void onStopped(int code, String reason) {
-            stopped.complete(new Stop(code, reason));
-          }
-        })
-        .build());
+    return stoppedClient(SyncOptions.builder().app(TestApp.DEFINITION).instanceId("same-id").clientGroupId("g-same")
+        .clientId("c-same"), "dev:alice", stopped);
   }
 }
