@@ -1,5 +1,6 @@
 package io.syncedstore.gateway;
 
+import io.syncedstore.api.protocol.CloseCodes;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import org.apache.pekko.http.impl.engine.ws.FrameEvent;
@@ -88,7 +89,7 @@ final class FrameGuard extends GraphStage<BidiShape<FrameEvent, FrameEvent, Fram
               if (opcode == OPCODE_TEXT || opcode == OPCODE_BINARY || opcode == OPCODE_CONTINUATION) {
                 messageBytes += start.header().length();
                 if (messageBytes > maxMessageBytes) {
-                  close(1009, "message larger than " + maxMessageBytes + " bytes");
+                  close(CloseCodes.MESSAGE_TOO_BIG, "message larger than " + maxMessageBytes + " bytes");
                   return;
                 }
               }

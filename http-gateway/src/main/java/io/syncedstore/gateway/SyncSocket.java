@@ -10,6 +10,7 @@ import io.syncedstore.api.ErrorCode;
 import io.syncedstore.api.Json;
 import io.syncedstore.api.SyncException;
 import io.syncedstore.api.protocol.ClientMessage;
+import io.syncedstore.api.protocol.CloseCodes;
 import io.syncedstore.api.protocol.MutationRequest;
 import io.syncedstore.api.protocol.ServerMessage;
 import io.syncedstore.persistence.SyncEngine;
@@ -153,7 +154,7 @@ final class SyncSocket {
       return handle(text);
     } catch (RuntimeException e) {
       LOG.error("sync socket of [{}]: unexpected failure handling a message", id, e);
-      return refuse(ErrorCode.INTERNAL, "internal error", 1011);
+      return refuse(ErrorCode.INTERNAL, "internal error");
     }
   }
 
@@ -162,7 +163,8 @@ final class SyncSocket {
       return done();
     }
     if (text.isEmpty()) {
-      return refuse(ErrorCode.BAD_MESSAGE, "binary messages are not supported; send JSON text messages", 1003);
+      return refuse(ErrorCode.BAD_MESSAGE, "binary messages are not supported; send JSON text messages",
+          CloseCodes.UNSUPPORTED_DATA);
     }
     ClientMessage message;
     try {
@@ -178,19 +180,19 @@ final class SyncSocket {
       message = reader.treeToValue(tree, ClientMessage.class);
       validate(message);
     } catch (SyncException e) {
-      return refuse(e.code(), e.getMessage(), CloseCodes.forError(e.code()));
+      return refuse(e.code(), e.getMessage());
     } catch (JsonProcessingException e) {
-      return refuse(ErrorCode.BAD_MESSAGE, describe(e), CloseCodes.forError(ErrorCode.BAD_MESSAGE));
+      return refuse(ErrorCode.BAD_MESSAGE, describe(e));
     }
     if (message instanceof ClientMessage.Hello hello) {
       if (helloSeen) {
-        return refuse(ErrorCode.PROTOCOL_VIOLATION, "a second hello; send hello once, as the first message", 4405);
+        return refuse(ErrorCode.PROTOCOL_VIOLATION, "a second hello; send hello once, as the first message");
       }
       helloSeen = true;
       return hello(hello);
     }
     if (session == null) {
-      return refuse(ErrorCode.PROTOCOL_VIOLATION, "the first message must be a hello, got " + typeName(message), 4405);
+      return refuse(ErrorCode.PROTOCOL_VIOLATION, "the first message must be a hello, got " + typeName(message));
     }
     if (message instanceof ClientMessage.Push push) {
       return AskPattern.<ClientSession.Command, ClientSession.Accepted>ask(session,
@@ -204,19 +206,19 @@ final class SyncSocket {
   private CompletionStage<Done> hello(ClientMessage.Hello hello) {
     if (hello.protocolVersion() != ClientMessage.PROTOCOL_VERSION) {
       return refuse(ErrorCode.VERSION_NOT_SUPPORTED, "protocol version " + hello.protocolVersion()
-          + " is not supported; this server speaks protocol version " + ClientMessage.PROTOCOL_VERSION, 4406);
+          + " is not supported; this server speaks protocol version " + ClientMessage.PROTOCOL_VERSION);
     }
     String user;
     try {
       user = auth.authenticate(hello.auth().filter(t -> !t.isEmpty()).orElse(null)).orElse(null);
     } catch (SyncException e) {
-      return refuse(e.code(), e.getMessage(), CloseCodes.forError(e.code()));
+      return refuse(e.code(), e.getMessage());
     }
     return engine.connect(id, hello.clientGroupId(), hello.clientId(), user, hello.cookie().orElse(null), hello.schemaVersion(), socket)
         .handle((connected, error) -> {
           if (error != null) {
             SyncException e = InstanceErrors.unwrap(error);
-            refuse(e.code(), e.getMessage(), CloseCodes.forError(e.code()));
+            refuse(e.code(), e.getMessage());
           } else {
             attach(connected);
           }
@@ -245,7 +247,12 @@ final class SyncSocket {
     }
   }
 
-  /** Refuses what the client sent: an error message, then the close code. */
+  /** Refuses what the client sent: an error message, then the close code of {@code code}. */
+  private CompletionStage<Done> refuse(ErrorCode code, String message) {
+    return refuse(code, message, CloseCodes.forError(code));
+  }
+
+  /** Refuses what the client sent: an error message, then {@code closeCode}. */
   private CompletionStage<Done> refuse(ErrorCode code, String message, int closeCode) {
     closing = true;
     LOG.debug("closing sync socket of [{}] with {}: {}", id, closeCode, message);

@@ -10,12 +10,12 @@ import io.syncedstore.api.exec.MutationExecutor;
 import io.syncedstore.api.exec.MutationInvocation;
 import io.syncedstore.api.exec.MutationOutcome;
 import io.syncedstore.api.protocol.ClientMessage;
+import io.syncedstore.api.protocol.CloseCodes;
 import io.syncedstore.api.protocol.MutationRequest;
 import io.syncedstore.api.protocol.PatchOp;
 import io.syncedstore.api.protocol.ServerMessage;
 import io.syncedstore.api.store.EntryStore;
 import io.syncedstore.api.store.Overlay;
-import io.syncedstore.api.store.StoreView;
 import io.syncedstore.api.store.TableAddress;
 import io.syncedstore.api.store.Write;
 import io.syncedstore.client.ConnectionStatus;
@@ -36,7 +36,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -61,7 +60,6 @@ import java.util.function.Function;
 public final class SyncClientImpl implements SyncClient {
   private static final System.Logger LOG = System.getLogger(SyncClientImpl.class.getName());
   /** Close codes after which a retry cannot succeed. */
-  private static final Set<Integer> FATAL_CLOSE_CODES = Set.of(4401, 4403, 4406, 4409, 4412);
   private static final int MAX_MUTATIONS_PER_PUSH = 1000;
 
   private record Pending(MutationRequest request, CompletableFuture<Void> confirmed) {}
@@ -385,7 +383,7 @@ public final class SyncClientImpl implements SyncClient {
       }
       connection = null;
       callbacks.execute(() -> options.connectionListener().onDisconnected(code, reason));
-      if (FATAL_CLOSE_CODES.contains(code)) {
+      if (CloseCodes.isFinal(code)) {
         setStatusLocked(ConnectionStatus.STOPPED);
         callbacks.execute(() -> options.connectionListener().onStopped(code, reason));
         return;

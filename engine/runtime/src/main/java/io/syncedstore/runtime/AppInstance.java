@@ -425,13 +425,9 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
 
   /** Why {@code push} may not be applied at all, or {@code null}: checked against the state including earlier pushes of the batch. */
   private SyncException refuse(Push push, InstanceState.ClientRecord client) {
-    if (client != null && !Objects.equals(client.userId(), push.userId())) {
-      return new SyncException(ErrorCode.CLIENT_OWNED_BY_OTHER_USER,
-          "client " + push.clientId() + " belongs to another user; a client id is used by one user only");
-    }
-    if (client != null && !client.clientGroupId().equals(push.clientGroupId())) {
-      return new SyncException(ErrorCode.BAD_REQUEST,
-          "client " + push.clientId() + " belongs to client group " + client.clientGroupId() + ", not " + push.clientGroupId());
+    SyncException notYours = notItsClient(push.clientId(), client, push.userId(), push.clientGroupId());
+    if (notYours != null) {
+      return notYours;
     }
     long last = client == null ? 0 : client.lastMutationId();
     for (MutationRequest m : push.mutations()) {
@@ -507,22 +503,35 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
       return e;
     }
     InstanceState.ClientRecord client = state.client(connect.clientId());
-    String owner = client != null ? client.userId() : null;
-    boolean owned = client != null;
     ActorRef<ClientSession.Command> live = sessionsByClient.get(connect.clientId());
-    if (!owned && live != null) {
-      owner = sessions.get(live).userId();
-      owned = true;
+    if (client == null && live != null && !Objects.equals(sessions.get(live).userId(), connect.userId())) {
+      return ownedByOther(connect.clientId()); // never pushed, but connected by its user
     }
-    if (owned && !Objects.equals(owner, connect.userId())) {
-      return new SyncException(ErrorCode.CLIENT_OWNED_BY_OTHER_USER,
-          "client " + connect.clientId() + " belongs to another user; a client id is used by one user only");
+    return notItsClient(connect.clientId(), client, connect.userId(), connect.clientGroupId());
+  }
+
+  /**
+   * @return why {@code userId} may not use {@code clientId} in {@code clientGroupId}, given the
+   *     client's record (another user owns it, or it belongs to another group), or {@code null}
+   */
+  private static SyncException notItsClient(String clientId, InstanceState.ClientRecord client, String userId,
+      String clientGroupId) {
+    if (client == null) {
+      return null;
     }
-    if (client != null && !client.clientGroupId().equals(connect.clientGroupId())) {
+    if (!Objects.equals(client.userId(), userId)) {
+      return ownedByOther(clientId);
+    }
+    if (!client.clientGroupId().equals(clientGroupId)) {
       return new SyncException(ErrorCode.BAD_REQUEST,
-          "client " + connect.clientId() + " belongs to client group " + client.clientGroupId() + ", not " + connect.clientGroupId());
+          "client " + clientId + " belongs to client group " + client.clientGroupId() + ", not " + clientGroupId);
     }
     return null;
+  }
+
+  private static SyncException ownedByOther(String clientId) {
+    return new SyncException(ErrorCode.CLIENT_OWNED_BY_OTHER_USER,
+        "client " + clientId + " belongs to another user; a client id is used by one user only");
   }
 
   private static boolean validId(String id) {

@@ -2,6 +2,7 @@ package io.syncedstore.runtime;
 
 import io.syncedstore.api.ErrorCode;
 import io.syncedstore.api.protocol.ClientMessage;
+import io.syncedstore.api.protocol.CloseCodes;
 import io.syncedstore.api.protocol.MutationRequest;
 import io.syncedstore.api.protocol.PatchOp;
 import io.syncedstore.api.protocol.ServerMessage;
@@ -208,7 +209,8 @@ public final class ClientSession extends AbstractBehavior<ClientSession.Command>
         .onMessageEquals(ClientPing.INSTANCE, this::onPing)
         .onMessage(ClientError.class, e -> closeWith(e.code(), e.message(), e.closeCode()))
         .onMessageEquals(Superseded.INSTANCE, () -> closeWith(ErrorCode.SUPERSEDED,
-            "a newer connection of client " + start.clientId() + " replaced this one", 4409))
+            "a newer connection of client " + start.clientId() + " replaced this one",
+            CloseCodes.forError(ErrorCode.SUPERSEDED)))
         .onMessageEquals(SocketClosed.INSTANCE, () -> {
           closed = true;
           return Behaviors.stopped();
@@ -220,7 +222,7 @@ public final class ClientSession extends AbstractBehavior<ClientSession.Command>
         .onSignal(PostStop.class, s -> {
           if (!closed) {
             // The instance stopped or restarted: the client reconnects and catches up from its cookie.
-            socket.tell(new SocketOut.Close(1012, "instance restarting; reconnect"));
+            socket.tell(new SocketOut.Close(CloseCodes.SERVICE_RESTART, "instance restarting; reconnect"));
           }
           return this;
         })

@@ -152,13 +152,8 @@ public final class InstanceState {
    */
   public List<RecentFailure> failuresSince(String clientId, Cookie cookie) {
     long since = cookie == null || !cookie.epoch().equals(epoch) ? -1 : cookie.version();
-    List<RecentFailure> result = new ArrayList<>();
-    for (RecentFailure f : failures.getOrDefault(clientId, new java.util.ArrayDeque<>())) {
-      if (f.version() > since) {
-        result.add(f);
-      }
-    }
-    return result;
+    java.util.ArrayDeque<RecentFailure> kept = failures.get(clientId);
+    return kept == null ? List.of() : kept.stream().filter(f -> f.version() > since).toList();
   }
 
   private void putClient(String clientId, ClientRecord record) {
