@@ -39,4 +39,31 @@ public interface ConnectionListener {
    * @param message what was wrong
    */
   default void onServerError(ErrorCode code, String message) {}
+
+  /**
+   * The server refused the token or the user (close code 4401, or 4403: the client id belongs to
+   * another user). Called before {@link #onStopped}; the client does not reconnect, so an app
+   * signs in again and starts a new client.
+   *
+   * @param code the close code
+   * @param reason the server's reason
+   */
+  default void onAuthFailed(int code, String reason) {}
+
+  /**
+   * The server runs another schema version of the app (close code 4412). Called before
+   * {@link #onStopped}; the app needs an update (or the server one).
+   *
+   * @param clientSchemaVersion the schema version this client sent
+   * @param reason the server's reason, which names its version
+   */
+  default void onSchemaVersionMismatch(int clientSchemaVersion, String reason) {}
+
+  /**
+   * Something failed inside the client: a server message it could not read or apply (it drops the
+   * connection and catches up on the next one), its storage failing, or a callback that threw.
+   *
+   * @param error what failed
+   */
+  default void onError(Throwable error) {}
 }

@@ -11,4 +11,12 @@ public interface MutationListener {
    * @param failure which mutation and why
    */
   default void onMutationFailed(MutationFailure failure) {}
+
+  /**
+   * The number of pending mutations changed (a mutation was made, confirmed or failed, or the
+   * client loaded pending mutations from its storage).
+   *
+   * @param pendingCount the number now pending
+   */
+  default void onPendingChanged(int pendingCount) {}
 }

@@ -1,6 +1,5 @@
 package io.syncedstore.client;
 
-import io.syncedstore.api.ReadTable;
 import java.util.Optional;
 
 /**
@@ -13,7 +12,7 @@ public interface ReadTransaction {
    * @return the public table
    * @throws io.syncedstore.api.SyncException {@code UNKNOWN_TABLE} when the app has no such table
    */
-  ReadTable table(String name);
+  ClientTable table(String name);
 
   /**
    * @param userId the user whose private rows to read; a client holds only its own user's

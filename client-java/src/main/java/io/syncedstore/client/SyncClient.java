@@ -43,6 +43,17 @@ public interface SyncClient extends AutoCloseable {
   MutationHandle mutate(String name, Object input);
 
   /**
+   * The typed form of {@link #mutate(String, Object)}: runs the one mutator of the app whose input
+   * type is {@code input}'s class, e.g. {@code client.mutate(new SetTodo(id, "milk", Optional.empty(), now))}.
+   *
+   * @param input the mutator's input
+   * @return the pending mutation
+   * @throws SyncException {@code UNKNOWN_MUTATOR} when no mutator, or more than one, takes this
+   *     type (then name it with {@link #mutate(String, Object)}); else as {@link #mutate(String, Object)}
+   */
+  MutationHandle mutate(Object input);
+
+  /**
    * Reads the current local view (confirmed state plus pending mutations).
    *
    * @param query reads through the transaction; runs on the caller's thread under the client's lock
@@ -59,6 +70,34 @@ public interface SyncClient extends AutoCloseable {
    * @return the subscription; close it to stop
    */
   <R> Subscription subscribe(Function<ReadTransaction, R> query, Consumer<R> onResult);
+
+  /**
+   * Calls {@code listener} with the entries of public table {@code table} now (all reported as
+   * added), and again after every change of the view that changes the table, with exactly the
+   * entries added, modified and removed since the last call.
+   *
+   * @param table a table of the app
+   * @param listener receives entries and changes on the callback thread
+   * @return the subscription; close it to stop
+   * @throws SyncException {@code UNKNOWN_TABLE} when the app has no such table
+   */
+  Subscription subscribeToTable(String table, TableListener listener);
+
+  /**
+   * Like {@link #subscribeToTable} for the signed-in user's private table {@code table} (empty
+   * while the client is anonymous or has never connected).
+   *
+   * @param table a table of the app
+   * @param listener receives entries and changes on the callback thread
+   * @return the subscription; close it to stop
+   */
+  Subscription subscribeToPrivateTable(String table, TableListener listener);
+
+  /**
+   * @return this client's device-local sequences ({@code order-0001}...), persisted in its
+   *     storage; see {@link Sequences} for formats, scopes and how to get global numbers
+   */
+  Sequences sequences();
 
   /**
    * @param timeout how long to wait

@@ -2,6 +2,7 @@ package io.syncedstore.client;
 
 import io.syncedstore.api.AppDefinition;
 import java.net.URI;
+import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Objects;
@@ -42,6 +43,7 @@ public final class SyncOptions {
   private final Clock clock;
   private final Supplier<String> idSource;
   private final ClientStorage storage;
+  private final Optional<Path> storageDirectory;
   private final ConnectionListener connectionListener;
   private final MutationListener mutationListener;
   private final Duration reconnectMinDelay;
@@ -59,6 +61,7 @@ public final class SyncOptions {
     this.clock = b.clock;
     this.idSource = b.idSource;
     this.storage = b.storage;
+    this.storageDirectory = Optional.ofNullable(b.storageDirectory);
     this.connectionListener = b.connectionListener;
     this.mutationListener = b.mutationListener;
     this.reconnectMinDelay = b.reconnectMinDelay;
@@ -112,9 +115,14 @@ public final class SyncOptions {
     return idSource;
   }
 
-  /** @return the storage */
+  /** @return the storage, used when no {@link #storageDirectory()} is set */
   public ClientStorage storage() {
     return storage;
+  }
+
+  /** @return the directory the client opens as its {@link ClientStorage#directory storage}, when set */
+  public Optional<Path> storageDirectory() {
+    return storageDirectory;
   }
 
   /** @return the connection listener */
@@ -158,6 +166,7 @@ public final class SyncOptions {
     private Clock clock = Clock.systemUTC();
     private Supplier<String> idSource = () -> UUID.randomUUID().toString();
     private ClientStorage storage = ClientStorage.inMemory();
+    private Path storageDirectory;
     private ConnectionListener connectionListener = new ConnectionListener() {};
     private MutationListener mutationListener = new MutationListener() {};
     private Duration reconnectMinDelay = DEFAULT_RECONNECT_MIN_DELAY;
@@ -234,6 +243,18 @@ public final class SyncOptions {
     /** @param storage where the client keeps its state; {@link ClientStorage#inMemory()} by default */
     public Builder storage(ClientStorage storage) {
       this.storage = Objects.requireNonNull(storage, "storage");
+      return this;
+    }
+
+    /**
+     * Keeps the client's state in {@code directory} ({@link ClientStorage#directory}), opened when
+     * the client starts: its pending mutations, confirmed state, ids and sequences survive a
+     * restart of the process. Use one directory per client (per app instance, user and device).
+     *
+     * @param directory the directory, created when missing
+     */
+    public Builder storageDirectory(Path directory) {
+      this.storageDirectory = Objects.requireNonNull(directory, "directory");
       return this;
     }
 

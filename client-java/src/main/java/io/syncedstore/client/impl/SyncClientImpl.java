@@ -2,6 +2,8 @@ package io.syncedstore.client.impl;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.syncedstore.api.AppDefinition;
+import io.syncedstore.api.Entry;
+import io.syncedstore.api.MutatorDefinition;
 import io.syncedstore.api.ErrorCode;
 import io.syncedstore.api.Json;
 import io.syncedstore.api.SyncException;
@@ -16,22 +18,30 @@ import io.syncedstore.api.protocol.PatchOp;
 import io.syncedstore.api.protocol.ServerMessage;
 import io.syncedstore.api.store.EntryStore;
 import io.syncedstore.api.store.Overlay;
+import io.syncedstore.api.store.Row;
 import io.syncedstore.api.store.TableAddress;
 import io.syncedstore.api.store.Write;
+import io.syncedstore.client.ClientStorage;
 import io.syncedstore.client.ConnectionStatus;
 import io.syncedstore.client.MutationFailure;
 import io.syncedstore.client.MutationHandle;
 import io.syncedstore.client.ReadTransaction;
+import io.syncedstore.client.Sequences;
 import io.syncedstore.client.Subscription;
 import io.syncedstore.client.SyncClient;
 import io.syncedstore.client.SyncOptions;
+import io.syncedstore.client.TableChanges;
+import io.syncedstore.client.TableListener;
 import java.net.URI;
 import java.net.URLEncoder;
 import java.net.http.HttpClient;
 import java.net.http.WebSocket;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -39,6 +49,7 @@ import java.util.Optional;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -64,7 +75,12 @@ public final class SyncClientImpl implements SyncClient {
 
   private record Pending(MutationRequest request, CompletableFuture<Void> confirmed) {}
 
-  private final class Sub<R> implements Subscription {
+  /** Something that re-reads the view after it changed. */
+  private interface ViewWatcher extends Subscription {
+    void refreshLocked(ViewTransaction tx);
+  }
+
+  private final class Sub<R> implements ViewWatcher {
     final Function<ReadTransaction, R> query;
     final Consumer<R> onResult;
     Object last;
@@ -75,12 +91,14 @@ public final class SyncClientImpl implements SyncClient {
       this.onResult = onResult;
     }
 
-    void refreshLocked(ReadTransaction tx) {
+    @Override
+    public void refreshLocked(ViewTransaction tx) {
       R result;
       try {
         result = query.apply(tx);
       } catch (RuntimeException e) {
         LOG.log(System.Logger.Level.WARNING, "subscription query failed", e);
+        reportError(e);
         return;
       }
       if (delivered && Objects.equals(result, last)) {
@@ -88,9 +106,66 @@ public final class SyncClientImpl implements SyncClient {
       }
       delivered = true;
       last = result;
-      callbacks.execute(() -> {
+      callback(() -> {
         if (subscriptions.contains(this)) {
           onResult.accept(result);
+        }
+      });
+    }
+
+    @Override
+    public void close() {
+      subscriptions.remove(this);
+    }
+  }
+
+  /** A {@link TableListener}: diffs the table against what it last reported. */
+  private final class TableSub implements ViewWatcher {
+    final String table;
+    final boolean privateTier;
+    final TableListener listener;
+    Map<String, Entry> last = Map.of();
+    boolean delivered;
+
+    TableSub(String table, boolean privateTier, TableListener listener) {
+      this.table = table;
+      this.privateTier = privateTier;
+      this.listener = listener;
+    }
+
+    @Override
+    public void refreshLocked(ViewTransaction tx) {
+      List<Entry> entries = privateTier
+          ? (userId == null ? List.of() : tx.privateOfUser(userId).table(table).entries())
+          : tx.table(table).entries();
+      Map<String, Entry> now = new LinkedHashMap<>(entries.size() * 2);
+      List<Entry> added = new ArrayList<>();
+      List<Entry> modified = new ArrayList<>();
+      for (Entry e : entries) {
+        now.put(e.itemKey(), e);
+        Entry before = last.get(e.itemKey());
+        if (before == null) {
+          added.add(e);
+        } else if (!before.equals(e)) {
+          modified.add(e);
+        }
+      }
+      List<Entry> removed = new ArrayList<>();
+      for (Entry e : last.values()) {
+        if (!now.containsKey(e.itemKey())) {
+          removed.add(e);
+        }
+      }
+      TableChanges changes = new TableChanges(added, modified, removed);
+      if (delivered && changes.isEmpty()) {
+        return;
+      }
+      delivered = true;
+      last = now;
+      List<Entry> snapshot = List.copyOf(entries);
+      callback(() -> {
+        if (subscriptions.contains(this)) {
+          listener.onChange(snapshot, changes);
         }
       });
     }
@@ -106,12 +181,16 @@ public final class SyncClientImpl implements SyncClient {
   private final AppDefinition app;
   private final MutationExecutor executor;
   private final URI uri;
+  private final ClientStorage storage;
   private final String clientGroupId;
   private final String clientId;
+  private final Sequences sequences;
+  /** The sequence counters as last persisted, for snapshots of the storage. */
+  private final Map<String, Long> sequenceCounters;
   private final HttpClient http;
   private final ExecutorService callbacks;
   private final ScheduledExecutorService scheduler;
-  private final List<Sub<?>> subscriptions = new CopyOnWriteArrayList<>();
+  private final List<ViewWatcher> subscriptions = new CopyOnWriteArrayList<>();
   private final CompletableFuture<Void> bootstrapped = new CompletableFuture<>();
   private final Object lock = new Object();
   private volatile Thread callbackThread;
@@ -129,6 +208,8 @@ public final class SyncClientImpl implements SyncClient {
   /** The {@code connected.lastMutationId} not yet applied: it confirms with the next poke. */
   private long connectedLastId;
   private boolean holdOutbound;
+  private boolean holdInbound;
+  private final ArrayDeque<ServerMessage> heldInbound = new ArrayDeque<>();
   private Connection connection;
   private ConnectionStatus status = ConnectionStatus.CONNECTING;
   private int attempts;
@@ -139,14 +220,65 @@ public final class SyncClientImpl implements SyncClient {
     this.uniqueIds = new io.syncedstore.client.UniqueIds(options.clock());
     this.app = options.app();
     this.executor = new MutationExecutor(app, false);
-    this.clientGroupId = options.clientGroupId().orElseGet(() -> "g-" + options.idSource().get());
-    this.clientId = options.clientId().orElseGet(() -> "c-" + options.idSource().get());
+    this.storage = options.storageDirectory().map(ClientStorage::directory).orElse(options.storage());
+    Optional<ClientStorage.Stored> stored;
+    try {
+      stored = storage.load();
+    } catch (RuntimeException e) {
+      storage.close();
+      throw e;
+    }
+    if (stored.isPresent()) {
+      ClientStorage.Stored s = stored.get();
+      checkSameId("client group id", options.clientGroupId(), s.clientGroupId());
+      checkSameId("client id", options.clientId(), s.clientId());
+      this.clientGroupId = s.clientGroupId();
+      this.clientId = s.clientId();
+    } else {
+      this.clientGroupId = options.clientGroupId().orElseGet(() -> "g-" + options.idSource().get());
+      this.clientId = options.clientId().orElseGet(() -> "c-" + options.idSource().get());
+    }
     this.uri = syncUri(options);
     this.http = HttpClient.newBuilder().connectTimeout(options.connectTimeout()).build();
     this.callbacks = Executors.newSingleThreadExecutor(r -> callbackThread = daemon(r, "sync-client-callbacks-" + clientId));
     this.scheduler = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "sync-client-scheduler-" + clientId));
-    this.view = new Overlay(confirmed);
-    options.storage().identity(clientGroupId, clientId);
+    this.sequenceCounters = new ConcurrentHashMap<>(stored.map(ClientStorage.Stored::sequences).orElse(Map.of()));
+    this.sequences = new Sequences(options.clock(), clientId, Map.copyOf(sequenceCounters), (key, value) -> {
+      synchronized (lock) {
+        storage.sequenceAdvanced(key, value); // before the value is handed out: never repeated after a restart
+        sequenceCounters.put(key, value);
+      }
+    });
+    storage.identity(clientGroupId, clientId);
+    stored.ifPresent(this::restore);
+    this.view = view == null ? new Overlay(confirmed) : view;
+  }
+
+  private static void checkSameId(String what, Optional<String> given, String stored) {
+    if (given.isPresent() && !given.get().equals(stored)) {
+      throw new IllegalArgumentException("the storage belongs to " + what + " '" + stored + "', not '" + given.get() + "'");
+    }
+  }
+
+  /** Shows the stored state at once: the confirmed state with the pending mutations re-run on it. */
+  private void restore(ClientStorage.Stored s) {
+    synchronized (lock) {
+      localVersion = 1;
+      for (Write w : s.confirmed()) {
+        confirmed.apply(w, localVersion);
+      }
+      cookie = s.cookie();
+      userId = s.userId();
+      for (MutationRequest m : s.pending()) {
+        pending.put(m.id(), new Pending(m, new CompletableFuture<>()));
+      }
+      nextMutationId = Math.max(s.nextMutationId(), pending.isEmpty() ? 1 : pending.lastKey() + 1);
+      rebaseLocked();
+      if (!pending.isEmpty()) {
+        int count = pending.size();
+        callback(() -> options.mutationListener().onPendingChanged(count));
+      }
+    }
   }
 
   /**
@@ -212,12 +344,64 @@ public final class SyncClientImpl implements SyncClient {
       ((MutationOutcome.Applied) outcome).writes().forEach(view::write);
       MutationRequest request = new MutationRequest(id, name, args, timestamp);
       Pending p = new Pending(request, new CompletableFuture<>());
+      storage.pendingAdded(request); // recorded before it is pushed
       pending.put(id, p);
-      options.storage().pendingAdded(request);
       flushLocked();
       viewChangedLocked();
+      pendingChangedLocked();
       return new MutationHandle(id, name, p.confirmed());
     }
+  }
+
+  @Override
+  public MutationHandle mutate(Object input) {
+    Objects.requireNonNull(input, "input");
+    List<String> names = new ArrayList<>(2);
+    for (MutatorDefinition<?> m : app.mutators().values()) {
+      if (m.inputType() == input.getClass()) {
+        names.add(m.name());
+      }
+    }
+    if (names.size() != 1) {
+      throw new SyncException(ErrorCode.UNKNOWN_MUTATOR, (names.isEmpty() ? "no mutator of app '" + app.name() + "' takes "
+          : "mutators " + names + " of app '" + app.name() + "' all take ") + input.getClass().getName()
+          + (names.isEmpty() ? "" : "; name the mutator: mutate(name, input)"));
+    }
+    return mutate(names.get(0), input);
+  }
+
+  @Override
+  public Sequences sequences() {
+    return sequences;
+  }
+
+  private void pendingChangedLocked() {
+    int count = pending.size();
+    callback(() -> options.mutationListener().onPendingChanged(count));
+  }
+
+  /** Runs {@code r} on the callback thread; what it throws goes to {@code onError}. */
+  private void callback(Runnable r) {
+    try {
+      callbacks.execute(() -> {
+        try {
+          r.run();
+        } catch (RuntimeException e) {
+          LOG.log(System.Logger.Level.WARNING, "a callback threw", e);
+          try {
+            options.connectionListener().onError(e);
+          } catch (RuntimeException again) {
+            LOG.log(System.Logger.Level.WARNING, "onError threw", again);
+          }
+        }
+      });
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      // closed: callbacks after close are dropped
+    }
+  }
+
+  private void reportError(Throwable error) {
+    callback(() -> options.connectionListener().onError(error));
   }
 
   @Override
@@ -269,20 +453,39 @@ public final class SyncClientImpl implements SyncClient {
 
   @Override
   public <R> Subscription subscribe(Function<ReadTransaction, R> query, Consumer<R> onResult) {
-    Sub<R> sub = new Sub<>(query, onResult);
+    return watch(new Sub<>(query, onResult));
+  }
+
+  @Override
+  public Subscription subscribeToTable(String table, TableListener listener) {
+    return watch(new TableSub(checkedTable(table), false, listener));
+  }
+
+  @Override
+  public Subscription subscribeToPrivateTable(String table, TableListener listener) {
+    return watch(new TableSub(checkedTable(table), true, listener));
+  }
+
+  private String checkedTable(String table) {
+    app.table(table).orElseThrow(() -> new SyncException(ErrorCode.UNKNOWN_TABLE,
+        "app '" + app.name() + "' has no table '" + table + "'"));
+    return table;
+  }
+
+  private Subscription watch(ViewWatcher watcher) {
     synchronized (lock) {
-      subscriptions.add(sub);
-      sub.refreshLocked(new ViewTransaction(app, view, userId));
+      subscriptions.add(watcher);
+      watcher.refreshLocked(new ViewTransaction(app, view, userId));
     }
-    return sub;
+    return watcher;
   }
 
   private void viewChangedLocked() {
     if (subscriptions.isEmpty()) {
       return;
     }
-    ReadTransaction tx = new ViewTransaction(app, view, userId);
-    for (Sub<?> sub : subscriptions) {
+    ViewTransaction tx = new ViewTransaction(app, view, userId);
+    for (ViewWatcher sub : subscriptions) {
       sub.refreshLocked(tx);
     }
   }
@@ -324,6 +527,62 @@ public final class SyncClientImpl implements SyncClient {
     }
   }
 
+  /**
+   * Test hook: while held, messages from the server are kept, in order, instead of being applied
+   * (the view keeps showing optimistic state); releasing applies them all. Messages of a
+   * connection that has gone by then are discarded, as the network would have lost them.
+   *
+   * @param hold whether to hold inbound messages
+   */
+  public void holdInbound(boolean hold) {
+    synchronized (lock) {
+      holdInbound = hold;
+      if (hold) {
+        return;
+      }
+      Connection c = connection;
+      while (!heldInbound.isEmpty() && !holdInbound) {
+        ServerMessage m = heldInbound.pollFirst();
+        if (c != null && c == connection) {
+          try {
+            dispatchLocked(c, m);
+          } catch (RuntimeException e) {
+            heldInbound.clear();
+            failConnectionLater(c, e);
+          }
+        }
+      }
+      heldInbound.clear();
+    }
+  }
+
+  /** @return the number of held inbound messages (test hook) */
+  public int heldInboundCount() {
+    synchronized (lock) {
+      return heldInbound.size();
+    }
+  }
+
+  /**
+   * Test hook: stops the client as a killed process would: no close frame, no more storage writes,
+   * pending futures left as they are. The storage is released so that a new client can open it.
+   */
+  public void abandon() {
+    Connection c;
+    synchronized (lock) {
+      closed = true;
+      c = connection;
+      connection = null;
+      subscriptions.clear();
+    }
+    if (c != null && c.socket != null) {
+      c.socket.abort();
+    }
+    scheduler.shutdownNow();
+    callbacks.shutdownNow();
+    storage.close();
+  }
+
   /** Test hook: drops the socket as if the network failed; the client reconnects with backoff. */
   public void dropConnection() {
     Connection c;
@@ -344,7 +603,7 @@ public final class SyncClientImpl implements SyncClient {
       return;
     }
     status = next;
-    callbacks.execute(() -> options.connectionListener().onStatusChanged(next));
+    callback(() -> options.connectionListener().onStatusChanged(next));
   }
 
   private void connect() {
@@ -382,10 +641,17 @@ public final class SyncClientImpl implements SyncClient {
         return;
       }
       connection = null;
-      callbacks.execute(() -> options.connectionListener().onDisconnected(code, reason));
+      heldInbound.clear();
+      callback(() -> options.connectionListener().onDisconnected(code, reason));
       if (CloseCodes.isFinal(code)) {
         setStatusLocked(ConnectionStatus.STOPPED);
-        callbacks.execute(() -> options.connectionListener().onStopped(code, reason));
+        if (code == 4401 || code == 4403) {
+          callback(() -> options.connectionListener().onAuthFailed(code, reason));
+        } else if (code == 4412) {
+          int version = app.schemaVersion();
+          callback(() -> options.connectionListener().onSchemaVersionMismatch(version, reason));
+        }
+        callback(() -> options.connectionListener().onStopped(code, reason));
         return;
       }
       setStatusLocked(ConnectionStatus.OFFLINE);
@@ -432,6 +698,28 @@ public final class SyncClientImpl implements SyncClient {
       if (c != connection || closed) {
         return;
       }
+      if (holdInbound) {
+        heldInbound.addLast(message);
+        return;
+      }
+      dispatchLocked(c, message);
+    }
+  }
+
+  /** A message this client cannot apply (a bug on either side): start over from a new connection. */
+  private void failConnectionLater(Connection c, RuntimeException e) {
+    LOG.log(System.Logger.Level.ERROR, "cannot apply a server message; dropping the connection", e);
+    reportError(e);
+    scheduler.execute(() -> {
+      if (c.socket != null) {
+        c.socket.abort();
+      }
+      disconnected(c, 1006, "cannot apply a server message: " + e);
+    });
+  }
+
+  private void dispatchLocked(Connection c, ServerMessage message) {
+    {
       if (message instanceof ServerMessage.Connected connected) {
         onConnected(c, connected);
       } else if (message instanceof ServerMessage.Poke poke) {
@@ -439,7 +727,7 @@ public final class SyncClientImpl implements SyncClient {
       } else if (message instanceof ServerMessage.MutationFailed failed) {
         onMutationFailed(failed);
       } else if (message instanceof ServerMessage.Error error) {
-        callbacks.execute(() -> options.connectionListener().onServerError(error.error().code(), error.error().message()));
+        callback(() -> options.connectionListener().onServerError(error.error().code(), error.error().message()));
       }
     }
   }
@@ -485,18 +773,36 @@ public final class SyncClientImpl implements SyncClient {
     }
     confirmed.pruneTombstones(0);
     cookie = poke.cookie();
-    options.storage().confirmedChanged(cookie, userId, cleared, writes);
+    storage.confirmedChanged(cookie, userId, cleared, writes);
     Map<String, Long> changes = poke.lastMutationIdChanges() == null ? Map.of() : poke.lastMutationIdChanges();
     long own = Math.max(changes.getOrDefault(clientId, 0L), connectedLastId);
     connectedLastId = 0;
+    int before = pending.size();
     while (!pending.isEmpty() && pending.firstKey() <= own) {
       Pending p = pending.pollFirstEntry().getValue();
-      options.storage().pendingRemoved(p.request().id());
-      callbacks.execute(() -> p.confirmed().complete(null));
+      storage.pendingRemoved(p.request().id());
+      callback(() -> p.confirmed().complete(null));
     }
     rebaseLocked();
     bootstrapped.complete(null);
     viewChangedLocked();
+    if (pending.size() != before) {
+      pendingChangedLocked();
+    }
+    if (storage.wantsSnapshot()) {
+      storage.snapshot(storedLocked());
+    }
+  }
+
+  /** @return the whole state as a storage keeps it */
+  private ClientStorage.Stored storedLocked() {
+    List<Write> rows = new ArrayList<>(confirmed.liveRows());
+    confirmed.forEachLive(change -> {
+      Row row = change.row();
+      rows.add(Write.put(change.table(), row.itemKey(), row.sortKey(), row.value()));
+    });
+    return new ClientStorage.Stored(clientGroupId, clientId, userId, cookie, rows,
+        pending.values().stream().map(Pending::request).toList(), nextMutationId, Map.copyOf(sequenceCounters));
   }
 
   private void onMutationFailed(ServerMessage.MutationFailed failed) {
@@ -504,15 +810,16 @@ public final class SyncClientImpl implements SyncClient {
     if (p == null) {
       return;
     }
-    options.storage().pendingRemoved(failed.id());
+    storage.pendingRemoved(failed.id());
     rebaseLocked();
     viewChangedLocked();
     MutationRequest m = p.request();
     MutationFailure failure = new MutationFailure(m.id(), m.name(), m.args(), failed.error().code(), failed.error().message());
-    callbacks.execute(() -> {
+    callback(() -> {
       p.confirmed().completeExceptionally(new SyncException(failure.code(), failure.message()));
       options.mutationListener().onMutationFailed(failure);
     });
+    pendingChangedLocked();
   }
 
   @Override
@@ -527,9 +834,10 @@ public final class SyncClientImpl implements SyncClient {
       connection = null;
       setStatusLocked(ConnectionStatus.CLOSED);
       for (Pending p : pending.values()) {
-        callbacks.execute(() -> p.confirmed().completeExceptionally(new IllegalStateException("the client was closed")));
+        callback(() -> p.confirmed().completeExceptionally(new IllegalStateException("the client was closed")));
       }
       subscriptions.clear();
+      storage.close();
     }
     if (c != null && c.socket != null) {
       c.socket.sendClose(WebSocket.NORMAL_CLOSURE, "").whenComplete((ws, e) -> c.socket.abort());
@@ -574,6 +882,7 @@ public final class SyncClientImpl implements SyncClient {
           message = Json.mapper().readValue(text, ServerMessage.class);
         } catch (Exception e) {
           LOG.log(System.Logger.Level.WARNING, "unreadable server message; dropping the connection", e);
+          reportError(e);
           webSocket.abort();
           disconnected(this, 1006, "unreadable server message: " + e.getMessage());
           return null;
@@ -583,6 +892,7 @@ public final class SyncClientImpl implements SyncClient {
         } catch (RuntimeException e) {
           // A message this client cannot apply (a bug on either side): start over from a new connection.
           LOG.log(System.Logger.Level.ERROR, "cannot apply a server message; dropping the connection", e);
+          reportError(e);
           webSocket.abort();
           disconnected(this, 1006, "cannot apply a server message: " + e);
           return null;

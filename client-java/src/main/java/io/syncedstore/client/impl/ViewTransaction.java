@@ -4,7 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.syncedstore.api.AppDefinition;
 import io.syncedstore.api.Entry;
 import io.syncedstore.api.ErrorCode;
-import io.syncedstore.api.ReadTable;
+import io.syncedstore.api.EntryKey;
 import io.syncedstore.api.ScanOptions;
 import io.syncedstore.api.SyncException;
 import io.syncedstore.api.Values;
@@ -12,8 +12,10 @@ import io.syncedstore.api.store.Row;
 import io.syncedstore.api.store.Scans;
 import io.syncedstore.api.store.StoreView;
 import io.syncedstore.api.store.TableAddress;
+import io.syncedstore.client.ClientTable;
 import io.syncedstore.client.ReadTierTables;
 import io.syncedstore.client.ReadTransaction;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 
@@ -30,7 +32,7 @@ final class ViewTransaction implements ReadTransaction {
   }
 
   @Override
-  public ReadTable table(String name) {
+  public ClientTable table(String name) {
     return new ViewTable(checked(name), TableAddress.publicTable(name));
   }
 
@@ -53,7 +55,7 @@ final class ViewTransaction implements ReadTransaction {
     return name;
   }
 
-  private final class ViewTable implements ReadTable {
+  private final class ViewTable implements ClientTable {
     private final String name;
     private final TableAddress address;
 
@@ -87,6 +89,36 @@ final class ViewTransaction implements ReadTransaction {
     @Override
     public List<Entry> scan(ScanOptions options) {
       return Scans.scan(view, address, options).stream().map(Row::toEntry).toList();
+    }
+
+    @Override
+    public List<Entry> aroundCursor(ScanOptions options, EntryKey cursor, int before, int after) {
+      if (before < 0 || after < 0) {
+        throw new IllegalArgumentException("before and after must be >= 0, got " + before + " and " + after);
+      }
+      ScanOptions base = options.prefix() == null ? ScanOptions.all()
+          : options.prefixOn() == ScanOptions.PrefixOn.SORT_KEY ? ScanOptions.all().sortKeyPrefix(options.prefix())
+          : ScanOptions.all().itemKeyPrefix(options.prefix());
+      List<Entry> window = new ArrayList<>(before + after + 1);
+      if (before > 0) {
+        window.addAll(scan(base.cursor(cursor).reverse().limit(before)));
+      }
+      Row at = view.get(address, cursor.itemKey());
+      if (at != null && at.sortKey().equals(cursor.sortKey()) && inPrefix(options, at)) {
+        window.add(at.toEntry());
+      }
+      if (after > 0) {
+        window.addAll(scan(base.cursor(cursor).limit(after)));
+      }
+      return window;
+    }
+
+    private boolean inPrefix(ScanOptions options, Row row) {
+      if (options.prefix() == null) {
+        return true;
+      }
+      String key = options.prefixOn() == ScanOptions.PrefixOn.SORT_KEY ? row.sortKey() : row.itemKey();
+      return key.startsWith(options.prefix());
     }
   }
 }
