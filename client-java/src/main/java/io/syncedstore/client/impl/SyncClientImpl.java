@@ -527,6 +527,13 @@ public final class SyncClientImpl implements SyncClient {
     }
   }
 
+  /** @return the cookie of the confirmed state, {@code null} before the first poke (test hook) */
+  public String confirmedCookie() {
+    synchronized (lock) {
+      return cookie;
+    }
+  }
+
   /**
    * Test hook: while held, messages from the server are kept, in order, instead of being applied
    * (the view keeps showing optimistic state); releasing applies them all. Messages of a
