@@ -578,6 +578,7 @@ public final class SyncClientImpl implements SyncClient {
     Connection c;
     synchronized (lock) {
       closed = true;
+      status = ConnectionStatus.CLOSED; // no listener hears it: a dead process tells nobody
       c = connection;
       connection = null;
       subscriptions.clear();
