@@ -50,12 +50,25 @@ class ClientFeaturesTest {
    */
   record Text(String text) {}
 
+  /**
+   * Input of {@code claim}, which the server always refuses.
+   *
+   * @param key the item key
+   */
+  record Claim(String key) {}
+
   static final AppDefinition APP = AppDefinition.builder("features").schemaVersion(1)
       .table("items", String.class)
       .mutator("put", Put.class, (ctx, in) -> ctx.table("items").set(in.key(), in.sortKey(), in.text()))
       .mutator("del", Del.class, (ctx, in) -> ctx.table("items").delete(in.key()))
       .mutator("note", Text.class, (ctx, in) -> ctx.table("items").set("note", in.text()))
       .mutator("shout", Text.class, (ctx, in) -> ctx.table("items").set("note", in.text().toUpperCase()))
+      .mutator("claim", Claim.class, (ctx, in) -> {
+        ctx.table("items").set(in.key(), "claimed");
+        if (ctx.isServer()) {
+          throw new IllegalStateException(in.key() + " was claimed by someone else");
+        }
+      })
       .build();
 
   private record Call(List<Entry> entries, TableChanges changes) {}
@@ -122,6 +135,38 @@ class ClientFeaturesTest {
       Call after = next(calls);
       assertEquals(List.of("d"), keys(after.changes().added()), "the unchanged write produced no call");
       assertEquals(null, calls.poll(200, TimeUnit.MILLISECONDS));
+    }
+  }
+
+  @Test
+  void aFailureWhoseNoticeWasLostWithTheSocketIsToldAgainOnTheNextConnection() throws Exception {
+    try (SyncTestKit kit = SyncTestKit.start(APP)) {
+      List<String> failures = Collections.synchronizedList(new ArrayList<>());
+      SyncClient alice = kit.createClient("alice", b -> b.mutationListener(new MutationListener() {
+        @Override
+        public void onMutationFailed(io.syncedstore.client.MutationFailure failure) {
+          failures.add(failure.name() + ": " + failure.message());
+        }
+      }));
+      SyncClient bob = kit.createClient("bob");
+      kit.waitForAllClients();
+      kit.network(alice).holdInbound();
+      var claim = alice.mutate(new Claim("k1"));
+      alice.mutate(new Put("after", "", "x"));
+      assertEquals("claimed", alice.query(tx -> tx.table("items").get("k1", String.class)).orElseThrow(), "optimistic");
+      kit.waitForKeyExists(bob, "items", "after"); // the server has processed both
+      assertTrue(kit.network(alice).heldInbound() > 0);
+      kit.network(alice).drop(); // the failure notice and the poke die with the socket
+      kit.network(alice).releaseInbound();
+      kit.waitForAllClients();
+      var error = assertThrows(java.util.concurrent.ExecutionException.class, () -> claim.confirmed().get(10, TimeUnit.SECONDS));
+      assertTrue(error.getCause().getMessage().contains("k1 was claimed by someone else"), error.getCause().getMessage());
+      kit.waitFor("the failure listener", () -> failures.size() == 1, failures::toString);
+      assertEquals(List.of("claim: claim failed: k1 was claimed by someone else"), failures, "told once");
+      boolean gone = alice.query(tx -> !tx.table("items").has("k1"));
+      boolean kept = alice.query(tx -> tx.table("items").has("after"));
+      assertTrue(gone, "the optimistic write is gone");
+      assertTrue(kept, "the next mutation stays");
     }
   }
 
