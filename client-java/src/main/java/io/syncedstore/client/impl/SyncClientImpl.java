@@ -340,11 +340,12 @@ public final class SyncClientImpl implements SyncClient {
       if (outcome instanceof MutationOutcome.Failed failed) {
         throw new SyncException(failed.code(), failed.message());
       }
-      nextMutationId++;
-      ((MutationOutcome.Applied) outcome).writes().forEach(view::write);
       MutationRequest request = new MutationRequest(id, name, args, timestamp);
       Pending p = new Pending(request, new CompletableFuture<>());
-      storage.pendingAdded(request); // recorded before it is pushed
+      // Recorded before it is pushed or shown; when the storage fails, the call fails and the id is not used.
+      storage.pendingAdded(request);
+      nextMutationId++;
+      ((MutationOutcome.Applied) outcome).writes().forEach(view::write);
       pending.put(id, p);
       flushLocked();
       viewChangedLocked();
