@@ -13,7 +13,6 @@ import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
-import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
@@ -28,7 +27,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * {@link ClientStorage#directory}: a snapshot ({@code snapshot.json}) and the log of changes since
@@ -58,8 +59,16 @@ public final class DirectoryStorage implements ClientStorage {
   /** What {@code snapshot.json} holds. */
   record SnapshotFile(int format, long generation, Stored state) {}
 
+  /**
+   * The directories this process holds. A second open in the same process is refused before it
+   * opens the lock file: closing any channel on that file would drop this process's lock on it
+   * (POSIX record locks), letting another process in.
+   */
+  private static final Set<Path> HELD = ConcurrentHashMap.newKeySet();
+
   private final ObjectMapper mapper = Json.mapper();
   private final Path directory;
+  private final Path heldKey;
   private final boolean fsync;
   private final long compactAfterBytes;
   private final FileChannel lockChannel;
@@ -76,17 +85,31 @@ public final class DirectoryStorage implements ClientStorage {
     this.fsync = fsync;
     this.compactAfterBytes = compactAfterBytes;
     Files.createDirectories(directory);
-    this.lockChannel = FileChannel.open(directory.resolve("lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-    FileLock l;
+    this.heldKey = directory.toRealPath();
+    if (!HELD.add(heldKey)) {
+      throw inUse(directory);
+    }
+    FileChannel channel = null;
+    FileLock l = null;
     try {
-      l = lockChannel.tryLock();
-    } catch (OverlappingFileLockException e) {
-      l = null;
+      channel = FileChannel.open(directory.resolve("lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+      try {
+        l = channel.tryLock();
+      } catch (OverlappingFileLockException e) {
+        l = null;
+      }
+    } finally {
+      if (l == null) {
+        HELD.remove(heldKey);
+        if (channel != null) {
+          channel.close();
+        }
+      }
     }
     if (l == null) {
-      lockChannel.close();
-      throw new IllegalStateException("client storage " + directory + " is in use by another client");
+      throw inUse(directory);
     }
+    this.lockChannel = channel;
     this.lock = l;
     try {
       this.loaded = loadFiles();
@@ -95,6 +118,10 @@ public final class DirectoryStorage implements ClientStorage {
       releaseLock();
       throw e;
     }
+  }
+
+  private static IllegalStateException inUse(Path directory) {
+    return new IllegalStateException("client storage " + directory + " is in use by another client");
   }
 
   /**
@@ -229,9 +256,16 @@ public final class DirectoryStorage implements ClientStorage {
         }
       }
     }
-    if (goodBytes < Files.size(logFile)) {
+    long size = Files.size(logFile);
+    if (goodBytes < size) {
       try (FileChannel ch = FileChannel.open(logFile, StandardOpenOption.WRITE)) {
         ch.truncate(goodBytes); // drop the torn last line so that appends start on a line of their own
+      }
+    } else if (goodBytes > size) {
+      // The last line is whole but lost its newline to a crash: end it, or the next append would
+      // join it on one line (and be ignored as trailing content when read back).
+      try (FileChannel ch = FileChannel.open(logFile, StandardOpenOption.WRITE, StandardOpenOption.APPEND)) {
+        ch.write(ByteBuffer.wrap(new byte[] {'\n'}));
       }
     }
     logBytes = goodBytes;
@@ -322,7 +356,11 @@ public final class DirectoryStorage implements ClientStorage {
     Path tmp = directory.resolve(SNAPSHOT_TMP);
     try {
       try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
-        mapper.writeValue(Channels.newOutputStream(ch), new SnapshotFile(FORMAT, next, state));
+        // Not mapper.writeValue(stream): it closes the stream, and so the channel, before the force.
+        ByteBuffer buf = ByteBuffer.wrap(mapper.writeValueAsBytes(new SnapshotFile(FORMAT, next, state)));
+        while (buf.hasRemaining()) {
+          ch.write(buf);
+        }
         ch.force(true);
       }
       Files.move(tmp, directory.resolve(SNAPSHOT), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
@@ -377,5 +415,6 @@ public final class DirectoryStorage implements ClientStorage {
     } catch (IOException e) {
       // nothing more to do
     }
+    HELD.remove(heldKey);
   }
 }
