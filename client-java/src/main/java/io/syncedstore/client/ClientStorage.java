@@ -128,7 +128,8 @@ public interface ClientStorage extends AutoCloseable {
    *
    * @param directory the directory, one per client (per app instance and device)
    * @return the storage
-   * @throws io.syncedstore.api.SyncException when the directory cannot be used or is in use
+   * @throws IllegalStateException when another client uses the directory, or it holds a corrupt log
+   * @throws java.io.UncheckedIOException when the directory cannot be read or written
    */
   static ClientStorage directory(Path directory) {
     return DirectoryStorage.open(directory, false);

@@ -302,6 +302,11 @@ public final class DirectoryStorage implements ClientStorage {
       }
       logBytes += json.length + 1;
     } catch (IOException e) {
+      try {
+        log.truncate(logBytes); // a partial line would corrupt the records appended after it
+      } catch (IOException again) {
+        e.addSuppressed(again);
+      }
       throw new UncheckedIOException("cannot write client storage " + directory + ": " + e.getMessage(), e);
     }
   }
