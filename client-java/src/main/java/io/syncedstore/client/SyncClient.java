@@ -38,7 +38,8 @@ public interface SyncClient extends AutoCloseable {
    * @param input its input (a record, a map or a {@code JsonNode})
    * @return the pending mutation
    * @throws SyncException when the mutator is unknown, the input is invalid or the mutator threw
-   *     locally; then nothing is pending
+   *     locally, or {@code OVERLOADED} when {@link SyncOptions#maxPendingMutations()} mutations are
+   *     pending; then nothing is pending
    */
   MutationHandle mutate(String name, Object input);
 

@@ -33,6 +33,8 @@ public final class SyncOptions {
   public static final Duration DEFAULT_PING_INTERVAL = Duration.ofSeconds(30);
   /** Bound on opening a socket. */
   public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(10);
+  /** Most mutations pending at once; every poke re-runs them all. */
+  public static final int DEFAULT_MAX_PENDING_MUTATIONS = 10_000;
 
   private final URI server;
   private final AppDefinition app;
@@ -50,6 +52,7 @@ public final class SyncOptions {
   private final Duration reconnectMaxDelay;
   private final Duration pingInterval;
   private final Duration connectTimeout;
+  private final int maxPendingMutations;
 
   private SyncOptions(Builder b) {
     this.server = Objects.requireNonNull(b.server, "server");
@@ -68,6 +71,7 @@ public final class SyncOptions {
     this.reconnectMaxDelay = b.reconnectMaxDelay;
     this.pingInterval = b.pingInterval;
     this.connectTimeout = b.connectTimeout;
+    this.maxPendingMutations = b.maxPendingMutations;
   }
 
   /** @return a builder with the defaults */
@@ -155,6 +159,11 @@ public final class SyncOptions {
     return connectTimeout;
   }
 
+  /** @return the most mutations pending at once; {@code mutate} refuses more with {@code OVERLOADED} */
+  public int maxPendingMutations() {
+    return maxPendingMutations;
+  }
+
   /** Builds {@link SyncOptions}; {@code server}, {@code app} and {@code instanceId} are required. */
   public static final class Builder {
     private URI server;
@@ -173,6 +182,7 @@ public final class SyncOptions {
     private Duration reconnectMaxDelay = DEFAULT_RECONNECT_MAX_DELAY;
     private Duration pingInterval = DEFAULT_PING_INTERVAL;
     private Duration connectTimeout = DEFAULT_CONNECT_TIMEOUT;
+    private int maxPendingMutations = DEFAULT_MAX_PENDING_MUTATIONS;
 
     private Builder() {}
 
@@ -292,6 +302,19 @@ public final class SyncOptions {
     /** @param timeout bound on opening a socket */
     public Builder connectTimeout(Duration timeout) {
       this.connectTimeout = Objects.requireNonNull(timeout, "timeout");
+      return this;
+    }
+
+    /**
+     * @param max the most mutations pending at once (default 10,000): beyond it {@code mutate}
+     *     throws {@code OVERLOADED} until the server confirms some. It bounds the memory of a
+     *     client that stays offline and the time of each rebase (every poke re-runs them all).
+     */
+    public Builder maxPendingMutations(int max) {
+      if (max < 1) {
+        throw new IllegalArgumentException("maxPendingMutations must be at least 1, got " + max);
+      }
+      this.maxPendingMutations = max;
       return this;
     }
 

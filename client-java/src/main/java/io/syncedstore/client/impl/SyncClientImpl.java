@@ -334,6 +334,10 @@ public final class SyncClientImpl implements SyncClient {
       if (closed) {
         throw new IllegalStateException("the client is closed");
       }
+      if (pending.size() >= options.maxPendingMutations()) {
+        throw new SyncException(ErrorCode.OVERLOADED, pending.size() + " mutations are pending, the most this client allows"
+            + " (SyncOptions.maxPendingMutations); wait for the server to confirm some");
+      }
       long id = nextMutationId;
       long timestamp = options.clock().millis();
       MutationOutcome outcome = executor.run(view, new MutationInvocation(clientId, id, name, args, userId, timestamp));

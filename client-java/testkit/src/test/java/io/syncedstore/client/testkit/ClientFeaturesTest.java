@@ -171,6 +171,28 @@ class ClientFeaturesTest {
   }
 
   @Test
+  void pendingMutationsAreBounded() {
+    try (SyncTestKit kit = SyncTestKit.start(APP)) {
+      SyncClient alice = kit.createClient("alice", b -> b.maxPendingMutations(3));
+      kit.waitForAllClients();
+      kit.network(alice).holdOutbound();
+      for (int i = 0; i < 3; i++) {
+        alice.mutate(new Put("k" + i, "", "v"));
+      }
+      SyncException full = assertThrows(SyncException.class, () -> alice.mutate(new Put("k3", "", "v")));
+      assertEquals(ErrorCode.OVERLOADED, full.code());
+      assertTrue(full.getMessage().contains("maxPendingMutations"), full.getMessage());
+      boolean shown = alice.query(tx -> tx.table("items").has("k3"));
+      assertTrue(!shown, "a refused mutation shows nothing");
+      kit.network(alice).releaseOutbound();
+      kit.waitForAllClients();
+      alice.mutate(new Put("k3", "", "v"));
+      kit.waitForAllClients();
+      assertEquals(4, alice.query(tx -> tx.table("items").keys()).size());
+    }
+  }
+
+  @Test
   void aroundCursorReturnsAWindowInTableOrder() {
     try (SyncTestKit kit = SyncTestKit.start(APP)) {
       SyncClient alice = kit.createClient("alice");
