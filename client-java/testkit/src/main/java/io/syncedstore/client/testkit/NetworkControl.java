@@ -8,8 +8,10 @@ import io.syncedstore.client.impl.SyncClientImpl;
  *
  * <p>Holding outbound keeps the client's mutations pending (applied optimistically, not sent);
  * holding inbound keeps the server's pokes and notices from being applied, so a test can observe
- * the optimistic state after the server has already confirmed. Releasing one client's outbound
- * messages after another client's makes their mutations reach the server in that order.
+ * the optimistic state after the server has already confirmed. Clients use separate connections,
+ * so to make one client's mutations reach the server before another's, release the first, wait
+ * until they are confirmed ({@link SyncTestKit#waitForAllClients()} or the handles'
+ * {@code confirmed()}), then release the second.
  */
 public final class NetworkControl {
   private final SyncClientImpl client;

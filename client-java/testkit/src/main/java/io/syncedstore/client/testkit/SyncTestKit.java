@@ -25,6 +25,7 @@ import java.util.Objects;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
+import java.util.function.Function;
 import java.util.function.Predicate;
 import java.util.function.Supplier;
 import java.util.stream.Collectors;
@@ -207,6 +208,18 @@ public final class SyncTestKit implements AutoCloseable {
         .orElseThrow(() -> new IllegalArgumentException("not a client of this kit: " + client.clientId()));
   }
 
+  /**
+   * Reads {@code client}'s confirmed state only: what the server has sent, without the pending
+   * mutations (which {@link SyncClient#query} includes).
+   *
+   * @param client a client of this kit
+   * @param query the read
+   * @return its result
+   */
+  public <R> R queryConfirmed(SyncClient client, Function<ReadTransaction, R> query) {
+    return tracked(client).client().queryConfirmed(query);
+  }
+
   // ---- waits -----------------------------------------------------------------------------
 
   /**
@@ -279,6 +292,20 @@ public final class SyncTestKit implements AutoCloseable {
    */
   public void waitUntil(SyncClient client, String what, Predicate<ReadTransaction> condition) {
     waitUntil(client, what, condition, null);
+  }
+
+  /**
+   * Waits until {@code condition} holds on {@code client}'s confirmed state (without its pending
+   * mutations), e.g. to know that another client's write has reached it while its own mutation
+   * is still pending.
+   *
+   * @param client the client
+   * @param what what is awaited, for the error
+   * @param condition read on the confirmed state
+   */
+  public void waitUntilConfirmed(SyncClient client, String what, Predicate<ReadTransaction> condition) {
+    Tracked t = tracked(client);
+    waitFor(describe(t) + ": confirmed state " + what, () -> t.client().queryConfirmed(condition::test), () -> state(t, null));
   }
 
   private void waitUntil(SyncClient client, String what, Predicate<ReadTransaction> condition, String table) {

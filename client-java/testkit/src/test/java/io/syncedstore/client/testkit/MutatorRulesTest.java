@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.syncedstore.client.ReadTransaction;
 import io.syncedstore.client.SyncClient;
-import io.syncedstore.client.impl.SyncClientImpl;
 import io.syncedstore.client.testkit.KitTestApps.SetDone;
 import io.syncedstore.client.testkit.KitTestApps.ToggleDone;
 import io.syncedstore.client.testkit.KitTestApps.Todo;
@@ -97,8 +96,8 @@ class MutatorRulesTest {
       assertTrue(done(alice), "alice just clicked to check it");
 
       bob.mutate("toggleDone", new ToggleDone(ID)).confirmed().get(10, TimeUnit.SECONDS);
-      kit.waitFor("alice's confirmed state to include bob's toggle (done)", () -> confirmedDone(alice),
-          () -> "alice's confirmed done=" + confirmedDone(alice) + ", pending " + alice.pendingCount());
+      kit.waitFor("alice's confirmed state to include bob's toggle (done)", () -> confirmedDone(kit, alice),
+          () -> "alice's confirmed done=" + confirmedDone(kit, alice) + ", pending " + alice.pendingCount());
 
       assertEquals(1, alice.pendingCount(), "alice's toggle is still pending (held)");
       assertFalse(done(alice), "the hazard: alice's pending toggle, rebased onto bob's, shows unchecked"
@@ -122,8 +121,8 @@ class MutatorRulesTest {
       kit.network(alice).holdOutbound();
       alice.mutate("setDone", new SetDone(ID, true));
       bob.mutate("setDone", new SetDone(ID, true)).confirmed().get(10, TimeUnit.SECONDS);
-      kit.waitFor("alice's confirmed state to include bob's check", () -> confirmedDone(alice),
-          () -> "alice's confirmed done=" + confirmedDone(alice) + ", pending " + alice.pendingCount());
+      kit.waitFor("alice's confirmed state to include bob's check", () -> confirmedDone(kit, alice),
+          () -> "alice's confirmed done=" + confirmedDone(kit, alice) + ", pending " + alice.pendingCount());
 
       assertEquals(1, alice.pendingCount(), "alice's check is still pending (held)");
       assertTrue(done(alice), "alice's rebased view still shows her check");
@@ -145,9 +144,9 @@ class MutatorRulesTest {
     return c.query(read());
   }
 
-  /** The confirmed state only (the kit's clients are {@link SyncClientImpl}s). */
-  private static boolean confirmedDone(SyncClient c) {
-    return ((SyncClientImpl) c).queryConfirmed(read());
+  /** The confirmed state only. */
+  private static boolean confirmedDone(SyncTestKit kit, SyncClient c) {
+    return kit.queryConfirmed(c, read());
   }
 
   private static Function<ReadTransaction, Boolean> read() {
