@@ -215,19 +215,12 @@ public final class SyncClientImpl implements SyncClient {
   private int attempts;
   private boolean closed;
 
-  private SyncClientImpl(SyncOptions options) {
+  private SyncClientImpl(SyncOptions options, ClientStorage storage, Optional<ClientStorage.Stored> stored) {
     this.options = options;
     this.uniqueIds = new io.syncedstore.client.UniqueIds(options.clock());
     this.app = options.app();
     this.executor = new MutationExecutor(app, false);
-    this.storage = options.storageDirectory().map(ClientStorage::directory).orElse(options.storage());
-    Optional<ClientStorage.Stored> stored;
-    try {
-      stored = storage.load();
-    } catch (RuntimeException e) {
-      storage.close();
-      throw e;
-    }
+    this.storage = storage;
     if (stored.isPresent()) {
       ClientStorage.Stored s = stored.get();
       checkSameId("client group id", options.clientGroupId(), s.clientGroupId());
@@ -288,7 +281,14 @@ public final class SyncClientImpl implements SyncClient {
    * @return the client, connecting in the background
    */
   public static SyncClientImpl start(SyncOptions options) {
-    SyncClientImpl client = new SyncClientImpl(options);
+    ClientStorage storage = options.storageDirectory().map(ClientStorage::directory).orElse(options.storage());
+    SyncClientImpl client;
+    try {
+      client = new SyncClientImpl(options, storage, storage.load());
+    } catch (RuntimeException e) {
+      storage.close(); // a client that did not start leaves its storage free for the next one
+      throw e;
+    }
     long ping = options.pingInterval().toMillis();
     client.scheduler.scheduleAtFixedRate(client::ping, ping, ping, TimeUnit.MILLISECONDS);
     client.scheduler.execute(client::connect);

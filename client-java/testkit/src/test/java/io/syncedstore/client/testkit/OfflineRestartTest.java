@@ -124,6 +124,8 @@ class OfflineRestartTest {
         kit.createClient("alice", b -> b.storageDirectory(storage).clientId("someone-else"));
       });
       assertTrue(other.getMessage().contains("someone-else"), other.getMessage());
+      SyncClient afterRefusal = kit.createClient("alice", b -> b.storageDirectory(storage));
+      assertEquals(first.clientId(), afterRefusal.clientId(), "a refused client leaves the directory free");
     }
   }
 }
