@@ -142,7 +142,7 @@ public final class SyncBenchmark implements Callable<Integer> {
 
   private Path base;
   private SyncServer server;
-  private HttpClient http;
+  HttpClient http;
   private URI echoUri;
   private URI broadcastUri;
   private BoundedSourceQueue<Message> hub;
@@ -264,7 +264,7 @@ public final class SyncBenchmark implements Callable<Integer> {
   // The figures
 
   /** (1) floor: one client, one ~200-byte text message in flight, echoed by bare Pekko HTTP. */
-  private Latency echo(int count) throws Exception {
+  Latency echo(int count) throws Exception {
     AtomicReference<CompletableFuture<Long>> pending = new AtomicReference<>();
     Socket socket = connect(echoUri, 1, i -> text -> complete(pending.get())).get(0);
     try {
@@ -469,7 +469,7 @@ public final class SyncBenchmark implements Callable<Integer> {
   // ---------------------------------------------------------------------------------------------
   // Servers and clients
 
-  private static Config serverConfig(Path dataDir) {
+  static Config serverConfig(Path dataDir) {
     return SyncConfig.load(ConfigFactory.parseMap(Map.of(
         "synced-store.http.host", "127.0.0.1",
         "synced-store.http.port", 0,
@@ -478,7 +478,7 @@ public final class SyncBenchmark implements Callable<Integer> {
   }
 
   /** Binds the floors: an echo WebSocket and a broadcast WebSocket, bare Pekko HTTP on the server's own actor system. */
-  private void startFloorServers(ActorSystem<?> system) throws Exception {
+  void startFloorServers(ActorSystem<?> system) throws Exception {
     Materializer materializer = Materializer.matFromSystem(system);
     Flow<Message, Message, NotUsed> echo = Flow.<Message>create()
         .mapAsync(1, m -> wholeText(m, materializer))
@@ -740,7 +740,7 @@ public final class SyncBenchmark implements Callable<Integer> {
   // Reporting
 
   /** p50 and p99 of one run, in nanoseconds. */
-  private record Latency(long p50, long p99) {
+  record Latency(long p50, long p99) {
     static Latency of(Histogram h) {
       return new Latency(h.getValueAtPercentile(50), h.getValueAtPercentile(99));
     }
@@ -818,13 +818,13 @@ public final class SyncBenchmark implements Callable<Integer> {
     return results.get(figure).stream().map(l -> ms(l.p99())).toList();
   }
 
-  private static String spread(List<Double> xs) {
+  static String spread(List<Double> xs) {
     double min = xs.stream().mapToDouble(Double::doubleValue).min().orElse(0);
     double max = xs.stream().mapToDouble(Double::doubleValue).max().orElse(0);
     return String.format("%s (%s-%s)", fmt(median(xs)), fmt(min), fmt(max));
   }
 
-  private static String fmt(double ms) {
+  static String fmt(double ms) {
     return ms < 10 ? String.format("%.2f", ms) : String.format("%.1f", ms);
   }
 
@@ -832,7 +832,7 @@ public final class SyncBenchmark implements Callable<Integer> {
     return nanos / 1e6;
   }
 
-  private static double median(List<Double> xs) {
+  static double median(List<Double> xs) {
     List<Double> sorted = xs.stream().sorted().toList();
     int n = sorted.size();
     return n % 2 == 1 ? sorted.get(n / 2) : (sorted.get(n / 2 - 1) + sorted.get(n / 2)) / 2;
@@ -841,12 +841,12 @@ public final class SyncBenchmark implements Callable<Integer> {
   // ---------------------------------------------------------------------------------------------
   // Small things
 
-  private interface Step {
+  interface Step {
     void run() throws Exception;
   }
 
   /** Runs one figure, then prints its duration, the load average and how many threads the JVM started meanwhile. */
-  private static void timed(String what, Step step) throws Exception {
+  static void timed(String what, Step step) throws Exception {
     long threads = ManagementFactory.getThreadMXBean().getTotalStartedThreadCount();
     long start = System.nanoTime();
     step.run();
@@ -854,11 +854,11 @@ public final class SyncBenchmark implements Callable<Integer> {
         ManagementFactory.getThreadMXBean().getTotalStartedThreadCount() - threads);
   }
 
-  private static double loadAverage() {
+  static double loadAverage() {
     return ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage();
   }
 
-  private static Histogram histogram() {
+  static Histogram histogram() {
     return new Histogram(TimeUnit.SECONDS.toNanos(60), 3);
   }
 
@@ -907,7 +907,7 @@ public final class SyncBenchmark implements Callable<Integer> {
     };
   }
 
-  private static void deleteTree(Path root) throws IOException {
+  static void deleteTree(Path root) throws IOException {
     try (Stream<Path> paths = Files.walk(root)) {
       paths.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
     }
