@@ -180,6 +180,10 @@ public final class ClientBenchmark implements Callable<Integer> {
           heldPoke(pendingClient, rebaseWriter, rebaseSamples, "rebase");
           heldPoke(reader, writer, rebaseSamples, "apply-no-pending");
         });
+        Latency rebase = last("rebase");
+        Latency rebaseCpu = last("rebase-cpu");
+        System.out.printf("  %-22s (1) this run: p50 %s ms, p99 %s ms; CPU time p50 %s ms, p99 %s ms%n", "", SyncBenchmark.fmt(rebase.p50() / 1e6),
+            SyncBenchmark.fmt(rebase.p99() / 1e6), SyncBenchmark.fmt(rebaseCpu.p50() / 1e6), SyncBenchmark.fmt(rebaseCpu.p99() / 1e6));
         timed("rebase (end to end)", () -> rebaseEndToEnd(rebaseSamples));
       }
       if (pendingClient.pendingCount() != pending) {
@@ -455,6 +459,11 @@ public final class ClientBenchmark implements Callable<Integer> {
       millis += Math.max(0, gc.getCollectionTime());
     }
     return new long[] {count, millis};
+  }
+
+  private Latency last(String figure) {
+    List<Latency> xs = results.get(figure);
+    return xs.get(xs.size() - 1);
   }
 
   private void record(String figure, Latency latency) {
