@@ -196,7 +196,7 @@ public final class Sequences {
 
   private String date() {
     LocalDate day = LocalDate.ofInstant(clock.instant(), ZoneOffset.UTC);
-    return String.format("%04d%02d%02d", day.getYear(), day.getMonthValue(), day.getDayOfMonth());
+    return String.format(java.util.Locale.ROOT, "%04d%02d%02d", day.getYear(), day.getMonthValue(), day.getDayOfMonth());
   }
 
   private static void checkName(String name) {

@@ -55,6 +55,30 @@ public interface SyncClient extends AutoCloseable {
   MutationHandle mutate(Object input);
 
   /**
+   * Calls server-only action {@code name}. The call is sent once every mutation this client made
+   * before it is confirmed (or failed) by the server, so the action sees them; it is not sent
+   * while offline, and waits for the connection. Actions are not retried: when the connection
+   * drops while one runs, the future fails with {@code TIMEOUT} (it may or may not have run).
+   *
+   * @param name the action
+   * @param input its input (a record, a map or a {@code JsonNode})
+   * @return completes, on the callback thread, with the action's output (a {@code NullNode} for
+   *     none) or fails with a {@link SyncException}: {@code UNKNOWN_ACTION}, {@code INVALID_INPUT},
+   *     {@code OVERLOADED}, {@code ACTION_FAILED}, {@code ACTION_TIMEOUT}, {@code TIMEOUT}
+   */
+  java.util.concurrent.CompletableFuture<com.fasterxml.jackson.databind.JsonNode> action(String name, Object input);
+
+  /**
+   * Like {@link #action(String, Object)}, with the output mapped to {@code outputType}.
+   *
+   * @param name the action
+   * @param input its input
+   * @param outputType the action's output type
+   * @return the output
+   */
+  <O> java.util.concurrent.CompletableFuture<O> action(String name, Object input, Class<O> outputType);
+
+  /**
    * Reads the current local view (confirmed state plus pending mutations).
    *
    * @param query reads through the transaction; runs on the caller's thread under the client's lock

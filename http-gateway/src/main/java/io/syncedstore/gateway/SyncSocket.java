@@ -175,7 +175,7 @@ final class SyncSocket {
         throw new SyncException(ErrorCode.BAD_MESSAGE, "not a JSON message: the message is empty");
       }
       if (!tree.isObject()) {
-        throw new SyncException(ErrorCode.BAD_MESSAGE, "a message must be one JSON object with a \"type\": hello, push or ping");
+        throw new SyncException(ErrorCode.BAD_MESSAGE, "a message must be one JSON object with a \"type\": hello, push, action or ping");
       }
       message = reader.treeToValue(tree, ClientMessage.class);
       validate(message);
@@ -198,6 +198,10 @@ final class SyncSocket {
       return AskPattern.<ClientSession.Command, ClientSession.Accepted>ask(session,
               replyTo -> new ClientSession.ClientPush(push.mutations(), replyTo), PUSH_ACCEPT_TIMEOUT, engine.system().scheduler())
           .thenApplyAsync(accepted -> Done.getInstance(), engine.system().executionContext());
+    }
+    if (message instanceof ClientMessage.Action action) {
+      session.tell(new ClientSession.ClientAction(action.id(), action.name(), action.args()));
+      return done();
     }
     session.tell(ClientSession.ClientPing.INSTANCE);
     return done();
@@ -277,6 +281,10 @@ final class SyncSocket {
         throw new SyncException(ErrorCode.BAD_MESSAGE, "a hello needs protocolVersion, clientGroupId, clientId and schemaVersion"
             + " (cookie and auth may be left out, not null)");
       }
+    } else if (message instanceof ClientMessage.Action a) {
+      if (a.id() == null || a.id().isEmpty() || a.id().length() > 64 || a.name() == null || a.args() == null) {
+        throw new SyncException(ErrorCode.BAD_MESSAGE, "an action needs an id (1 to 64 characters), a name and args");
+      }
     } else if (message instanceof ClientMessage.Push p) {
       if (p.mutations() == null) {
         throw new SyncException(ErrorCode.BAD_MESSAGE, "a push needs a mutations array");
@@ -296,8 +304,8 @@ final class SyncSocket {
     }
     if (e instanceof InvalidTypeIdException t) {
       return t.getTypeId() == null
-          ? "a message needs a \"type\": hello, push or ping"
-          : "unknown message type '" + abbreviate(t.getTypeId()) + "'; expected hello, push or ping";
+          ? "a message needs a \"type\": hello, push, action or ping"
+          : "unknown message type '" + abbreviate(t.getTypeId()) + "'; expected hello, push, action or ping";
     }
     if (e instanceof JsonMappingException m && !m.getPath().isEmpty()) {
       return "invalid field " + path(m) + ": " + abbreviate(withoutPackages(m.getOriginalMessage()));
@@ -330,7 +338,7 @@ final class SyncSocket {
   }
 
   private static String typeName(ClientMessage message) {
-    return message instanceof ClientMessage.Push ? "push" : "ping";
+    return message instanceof ClientMessage.Push ? "push" : message instanceof ClientMessage.Action ? "action" : "ping";
   }
 
   private static CompletionStage<Done> done() {

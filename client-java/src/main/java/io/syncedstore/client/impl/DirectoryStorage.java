@@ -368,14 +368,26 @@ public final class DirectoryStorage implements ClientStorage {
         }
         ch.force(true);
       }
-      Files.move(tmp, directory.resolve(SNAPSHOT), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      // The next log exists before the snapshot names it: past the rename, appends go to it.
+      Files.deleteIfExists(logFile(next)); // left by an earlier failed attempt
+      FileChannel nextLog = FileChannel.open(logFile(next), StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+          StandardOpenOption.APPEND);
+      try {
+        Files.move(tmp, directory.resolve(SNAPSHOT), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      } catch (IOException e) {
+        nextLog.close();
+        Files.deleteIfExists(logFile(next));
+        throw e; // the old snapshot and log stay in use
+      }
       forceDirectory();
-      snapshotBytes = Files.size(directory.resolve(SNAPSHOT));
       Path old = logFile(generation);
-      log.close();
+      FileChannel oldLog = log;
+      log = nextLog;
+      logBytes = 0;
       generation = next;
-      openLog();
+      oldLog.close();
       Files.deleteIfExists(old);
+      snapshotBytes = Files.size(directory.resolve(SNAPSHOT));
     } catch (IOException e) {
       throw new UncheckedIOException("cannot write a snapshot of client storage " + directory + ": " + e.getMessage(), e);
     }

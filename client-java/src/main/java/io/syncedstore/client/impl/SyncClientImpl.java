@@ -75,6 +75,26 @@ public final class SyncClientImpl implements SyncClient {
 
   private record Pending(MutationRequest request, CompletableFuture<Void> confirmed) {}
 
+  /** An action call: sent once the mutations made before it are confirmed, answered on the connection it was sent on. */
+  private static final class PendingAction {
+    final String id;
+    final String name;
+    final JsonNode args;
+    final long waitFor;
+    final CompletableFuture<JsonNode> result = new CompletableFuture<>();
+    Connection sentOn;
+
+    PendingAction(String id, String name, JsonNode args, long waitFor) {
+      this.id = id;
+      this.name = name;
+      this.args = args;
+      this.waitFor = waitFor;
+    }
+  }
+
+  /** Most action calls waiting or running at once per client. */
+  private static final int MAX_ACTIONS = 1000;
+
   /** Something that re-reads the view after it changed. */
   private interface ViewWatcher extends Subscription {
     void refreshLocked(ViewTransaction tx);
@@ -209,7 +229,11 @@ public final class SyncClientImpl implements SyncClient {
   private long connectedLastId;
   private boolean holdOutbound;
   private boolean holdInbound;
+  /** Whether the pending mutations' ids are known to be above the server's (true once connected, or when loaded from storage). */
+  private boolean idsChecked;
   private final ArrayDeque<ServerMessage> heldInbound = new ArrayDeque<>();
+  private final LinkedHashMap<String, PendingAction> actions = new LinkedHashMap<>();
+  private long actionsCalled;
   private Connection connection;
   private ConnectionStatus status = ConnectionStatus.CONNECTING;
   private int attempts;
@@ -236,11 +260,12 @@ public final class SyncClientImpl implements SyncClient {
     this.callbacks = Executors.newSingleThreadExecutor(r -> callbackThread = daemon(r, "sync-client-callbacks-" + clientId));
     this.scheduler = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "sync-client-scheduler-" + clientId));
     this.sequenceCounters = new ConcurrentHashMap<>(stored.map(ClientStorage.Stored::sequences).orElse(Map.of()));
+    // Not under the client's lock (app code holding it may call next()). The map first: a snapshot taken
+    // meanwhile then holds the value even if this record lands in the log it replaces; a failed record
+    // leaves a value in the map that was never handed out, which only skips it.
     this.sequences = new Sequences(options.clock(), clientId, Map.copyOf(sequenceCounters), (key, value) -> {
-      synchronized (lock) {
-        storage.sequenceAdvanced(key, value); // before the value is handed out: never repeated after a restart
-        sequenceCounters.put(key, value);
-      }
+      sequenceCounters.merge(key, value, Math::max);
+      storage.sequenceAdvanced(key, value); // before the value is handed out: never repeated after a restart
     });
     storage.identity(clientGroupId, clientId);
     stored.ifPresent(this::restore);
@@ -256,6 +281,7 @@ public final class SyncClientImpl implements SyncClient {
   /** Shows the stored state at once: the confirmed state with the pending mutations re-run on it. */
   private void restore(ClientStorage.Stored s) {
     synchronized (lock) {
+      idsChecked = true; // the storage recorded each id before it was pushed
       localVersion = 1;
       for (Write w : s.confirmed()) {
         confirmed.apply(w, localVersion);
@@ -378,6 +404,73 @@ public final class SyncClientImpl implements SyncClient {
   @Override
   public Sequences sequences() {
     return sequences;
+  }
+
+  @Override
+  public CompletableFuture<JsonNode> action(String name, Object input) {
+    Objects.requireNonNull(name, "name");
+    JsonNode args = input instanceof JsonNode node ? node.deepCopy()
+        : Values.toJson(input, app.limits().maxJsonDepth(), "input of action " + name);
+    synchronized (lock) {
+      if (closed) {
+        throw new IllegalStateException("the client is closed");
+      }
+      if (actions.size() >= MAX_ACTIONS) {
+        throw new SyncException(ErrorCode.OVERLOADED, actions.size() + " action calls are waiting or running; wait for some to finish");
+      }
+      PendingAction a = new PendingAction("a" + (++actionsCalled), name, args, pending.isEmpty() ? 0 : pending.lastKey());
+      actions.put(a.id, a);
+      sendActionsLocked();
+      // completed on the callback thread, like confirmed()
+      return a.result;
+    }
+  }
+
+  @Override
+  public <O> CompletableFuture<O> action(String name, Object input, Class<O> outputType) {
+    return action(name, input).thenApply(out -> Values.convert(out, outputType, "output of action " + name, ErrorCode.INVALID_VALUE));
+  }
+
+  /** Sends the action calls whose earlier mutations are all confirmed (or failed), in call order. */
+  private void sendActionsLocked() {
+    Connection c = connection;
+    if (c == null || !c.online || actions.isEmpty()) {
+      return;
+    }
+    long firstPending = pending.isEmpty() ? Long.MAX_VALUE : pending.firstKey();
+    for (PendingAction a : actions.values()) {
+      if (a.sentOn == null && a.waitFor < firstPending) {
+        a.sentOn = c;
+        c.send(new ClientMessage.Action(a.id, a.name, a.args));
+      }
+    }
+  }
+
+  private void onActionAnswer(String id, JsonNode output, ServerMessage.ErrorBody error) {
+    PendingAction a = actions.remove(id);
+    if (a == null) {
+      return;
+    }
+    callback(() -> {
+      if (error == null) {
+        a.result.complete(output);
+      } else {
+        a.result.completeExceptionally(new SyncException(error.code(), error.message()));
+      }
+    });
+  }
+
+  /** The connection died: calls it carried may or may not have run, and are not retried. */
+  private void failActionsSentOn(Connection c) {
+    var it = actions.values().iterator();
+    while (it.hasNext()) {
+      PendingAction a = it.next();
+      if (a.sentOn == c) {
+        it.remove();
+        callback(() -> a.result.completeExceptionally(new SyncException(ErrorCode.TIMEOUT,
+            "the connection was lost while action " + a.name + " ran; it may or may not have run")));
+      }
+    }
   }
 
   private void pendingChangedLocked() {
@@ -644,8 +737,17 @@ public final class SyncClientImpl implements SyncClient {
     }).whenComplete((ws, error) -> {
       if (error != null) {
         disconnected(c, 1006, String.valueOf(error.getCause() != null ? error.getCause() : error));
+      } else if (isStale(c)) {
+        ws.abort(); // closed or dropped while connecting: this socket must not speak for the client
       }
     });
+  }
+
+  /** @return whether {@code c} is no longer the client's connection (it was dropped, replaced or the client closed) */
+  private boolean isStale(Connection c) {
+    synchronized (lock) {
+      return c != connection || closed;
+    }
   }
 
   private void disconnected(Connection c, int code, String reason) {
@@ -655,6 +757,7 @@ public final class SyncClientImpl implements SyncClient {
       }
       connection = null;
       heldInbound.clear();
+      failActionsSentOn(c);
       callback(() -> options.connectionListener().onDisconnected(code, reason));
       if (CloseCodes.isFinal(code)) {
         setStatusLocked(ConnectionStatus.STOPPED);
@@ -739,6 +842,10 @@ public final class SyncClientImpl implements SyncClient {
         onPoke(poke);
       } else if (message instanceof ServerMessage.MutationFailed failed) {
         onMutationFailed(failed);
+      } else if (message instanceof ServerMessage.ActionResult r) {
+        onActionAnswer(r.id(), r.output() == null ? com.fasterxml.jackson.databind.node.NullNode.getInstance() : r.output(), null);
+      } else if (message instanceof ServerMessage.ActionFailed f) {
+        onActionAnswer(f.id(), null, f.error());
       } else if (message instanceof ServerMessage.Error error) {
         callback(() -> options.connectionListener().onServerError(error.error().code(), error.error().message()));
       }
@@ -748,12 +855,41 @@ public final class SyncClientImpl implements SyncClient {
   private void onConnected(Connection c, ServerMessage.Connected connected) {
     c.online = true;
     attempts = 0;
+    if (!idsChecked) {
+      idsChecked = true;
+      renumberPendingAbove(connected.lastMutationId());
+    }
     userId = connected.userId();
     connectedLastId = connected.lastMutationId();
     sentUpTo = connected.lastMutationId();
     nextMutationId = Math.max(nextMutationId, connected.lastMutationId() + 1);
     setStatusLocked(ConnectionStatus.ONLINE);
     flushLocked();
+    sendActionsLocked();
+  }
+
+  /**
+   * A client that started without stored state but with a client id the server already knows (an
+   * app that sets {@code clientId} and keeps no storage) counted its ids from 1: the ones the
+   * server has seen would be taken as applied. Moves the pending mutations above the server's last id.
+   */
+  private void renumberPendingAbove(long serverLastId) {
+    if (pending.isEmpty() || pending.firstKey() > serverLastId) {
+      return;
+    }
+    long shift = serverLastId + 1 - pending.firstKey();
+    List<Pending> moved = new ArrayList<>(pending.values());
+    pending.clear();
+    for (Pending p : moved) {
+      MutationRequest m = p.request();
+      MutationRequest renumbered = new MutationRequest(m.id() + shift, m.name(), m.args(), m.timestamp());
+      storage.pendingRemoved(m.id());
+      storage.pendingAdded(renumbered);
+      pending.put(renumbered.id(), new Pending(renumbered, p.confirmed()));
+    }
+    nextMutationId = pending.lastKey() + 1;
+    LOG.log(System.Logger.Level.INFO, "client {0}: the server already has mutations up to {1}; {2} pending mutations renumbered",
+        clientId, serverLastId, moved.size());
   }
 
   private void onPoke(ServerMessage.Poke poke) {
@@ -764,36 +900,41 @@ public final class SyncClientImpl implements SyncClient {
     }
     boolean cleared = false;
     List<Write> writes = new ArrayList<>(poke.patch().size());
-    long version = ++localVersion;
     for (PatchOp op : poke.patch()) {
       switch (op.op()) {
         case "clear" -> {
-          confirmed = new EntryStore();
           cleared = true;
           writes.clear();
         }
         case "put", "del" -> {
           TableAddress address = "private".equals(op.tier())
               ? TableAddress.privateTable(userId, op.table()) : TableAddress.publicTable(op.table());
-          Write w = "put".equals(op.op())
+          writes.add("put".equals(op.op())
               ? Write.put(address, op.itemKey(), op.sortKey() == null ? "" : op.sortKey(), op.value())
-              : Write.delete(address, op.itemKey());
-          confirmed.apply(w, version);
-          writes.add(w);
+              : Write.delete(address, op.itemKey()));
         }
         default -> LOG.log(System.Logger.Level.WARNING, "ignoring unknown patch op {0}", op.op());
       }
     }
+    // Recorded before it is applied: if the storage fails, nothing changes and the next connection
+    // catches up from the cookie the replica (and the storage) still have.
+    storage.confirmedChanged(poke.cookie(), userId, cleared, writes);
+    if (cleared) {
+      confirmed = new EntryStore();
+    }
+    long version = ++localVersion;
+    for (Write w : writes) {
+      confirmed.apply(w, version);
+    }
     confirmed.pruneTombstones(0);
     cookie = poke.cookie();
-    storage.confirmedChanged(cookie, userId, cleared, writes);
     Map<String, Long> changes = poke.lastMutationIdChanges() == null ? Map.of() : poke.lastMutationIdChanges();
     long own = Math.max(changes.getOrDefault(clientId, 0L), connectedLastId);
     connectedLastId = 0;
     int before = pending.size();
     while (!pending.isEmpty() && pending.firstKey() <= own) {
+      storage.pendingRemoved(pending.firstKey()); // a confirmed mutation left in the storage would only be skipped as a duplicate
       Pending p = pending.pollFirstEntry().getValue();
-      storage.pendingRemoved(p.request().id());
       callback(() -> p.confirmed().complete(null));
     }
     rebaseLocked();
@@ -801,9 +942,16 @@ public final class SyncClientImpl implements SyncClient {
     viewChangedLocked();
     if (pending.size() != before) {
       pendingChangedLocked();
+      sendActionsLocked();
     }
     if (storage.wantsSnapshot()) {
-      storage.snapshot(storedLocked());
+      try {
+        storage.snapshot(storedLocked());
+      } catch (RuntimeException e) {
+        // The log keeps everything; compaction is tried again after a later poke.
+        LOG.log(System.Logger.Level.WARNING, "cannot compact the client's storage", e);
+        reportError(e);
+      }
     }
   }
 
@@ -833,6 +981,7 @@ public final class SyncClientImpl implements SyncClient {
       options.mutationListener().onMutationFailed(failure);
     });
     pendingChangedLocked();
+    sendActionsLocked();
   }
 
   @Override
@@ -849,6 +998,10 @@ public final class SyncClientImpl implements SyncClient {
       for (Pending p : pending.values()) {
         callback(() -> p.confirmed().completeExceptionally(new IllegalStateException("the client was closed")));
       }
+      for (PendingAction a : actions.values()) {
+        callback(() -> a.result.completeExceptionally(new IllegalStateException("the client was closed")));
+      }
+      actions.clear();
       subscriptions.clear();
       storage.close();
     }
@@ -879,6 +1032,10 @@ public final class SyncClientImpl implements SyncClient {
     @Override
     public void onOpen(WebSocket webSocket) {
       socket = webSocket;
+      if (isStale(this)) {
+        webSocket.abort(); // no hello from a connection the client has given up
+        return;
+      }
       send(new ClientMessage.Hello(ClientMessage.PROTOCOL_VERSION, clientGroupId, clientId, Optional.ofNullable(currentCookie()),
           app.schemaVersion(), token.isEmpty() ? Optional.empty() : Optional.of(token)));
       webSocket.request(1);

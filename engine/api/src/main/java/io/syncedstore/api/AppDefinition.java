@@ -8,7 +8,7 @@ import java.util.Optional;
 import java.util.regex.Pattern;
 
 /**
- * An app: its name, schema version, tables and mutators. The same definition runs on the server
+ * An app: its name, schema version, tables, mutators and actions. The same definition runs on the server
  * and in the Java client. Immutable once built.
  *
  * <pre>{@code
@@ -27,6 +27,7 @@ public final class AppDefinition {
   private final int schemaVersion;
   private final Map<String, TableDefinition> tables;
   private final Map<String, MutatorDefinition<?>> mutators;
+  private final Map<String, ActionDefinition<?, ?>> actions;
   private final Limits limits;
 
   private AppDefinition(Builder b, Limits limits) {
@@ -34,6 +35,7 @@ public final class AppDefinition {
     this.schemaVersion = b.schemaVersion;
     this.tables = Collections.unmodifiableMap(new LinkedHashMap<>(b.tables));
     this.mutators = Collections.unmodifiableMap(new LinkedHashMap<>(b.mutators));
+    this.actions = Collections.unmodifiableMap(new LinkedHashMap<>(b.actions));
     this.limits = limits;
   }
 
@@ -77,6 +79,16 @@ public final class AppDefinition {
     return Optional.ofNullable(mutators.get(name));
   }
 
+  /** @return the actions by name, in declaration order */
+  public Map<String, ActionDefinition<?, ?>> actions() {
+    return actions;
+  }
+
+  /** @return action {@code name}, if declared */
+  public Optional<ActionDefinition<?, ?>> action(String name) {
+    return Optional.ofNullable(actions.get(name));
+  }
+
   /** @return the limits enforced on this app's mutations */
   public Limits limits() {
     return limits;
@@ -91,6 +103,7 @@ public final class AppDefinition {
     Builder b = new Builder(name).schemaVersion(schemaVersion);
     b.tables.putAll(tables);
     b.mutators.putAll(mutators);
+    b.actions.putAll(actions);
     return b;
   }
 
@@ -112,6 +125,7 @@ public final class AppDefinition {
     private int schemaVersion = 1;
     private final Map<String, TableDefinition> tables = new LinkedHashMap<>();
     private final Map<String, MutatorDefinition<?>> mutators = new LinkedHashMap<>();
+    private final Map<String, ActionDefinition<?, ?>> actions = new LinkedHashMap<>();
     private Limits limits = Limits.DEFAULT;
 
     private Builder(String name) {
@@ -159,6 +173,25 @@ public final class AppDefinition {
           Objects.requireNonNull(inputType, "inputType"), Objects.requireNonNull(mutator, "mutator"));
       if (mutators.putIfAbsent(name, def) != null) {
         throw new IllegalArgumentException("mutator " + name + " is declared twice");
+      }
+      return this;
+    }
+
+    /**
+     * Declares action {@code name}: server-only code that may do I/O, called by clients
+     * ({@code client.action(name, input)}) or enqueued by mutators.
+     *
+     * @param name the action's name
+     * @param inputType its input type (a record, or {@code JsonNode}); validated like mutator input
+     * @param outputType its output type, serialized to the caller
+     * @param action the code
+     * @return this builder
+     */
+    public <I, O> Builder action(String name, Class<I> inputType, Class<O> outputType, Action<I, O> action) {
+      ActionDefinition<I, O> def = new ActionDefinition<>(checkName(name, "action"), Objects.requireNonNull(inputType, "inputType"),
+          Objects.requireNonNull(outputType, "outputType"), Objects.requireNonNull(action, "action"));
+      if (actions.putIfAbsent(name, def) != null) {
+        throw new IllegalArgumentException("action " + name + " is declared twice");
       }
       return this;
     }

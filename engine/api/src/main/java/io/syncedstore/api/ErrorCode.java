@@ -53,6 +53,12 @@ public enum ErrorCode {
   SCHEMA_VERSION_MISMATCH,
   /** A newer connection of the same client id replaced this one. */
   SUPERSEDED,
+  /** The request names an action that the app does not define. */
+  UNKNOWN_ACTION,
+  /** The action threw (its message says why), or its worker died; whatever it wrote through {@code ctx.mutate} before stays applied. */
+  ACTION_FAILED,
+  /** The action ran longer than its timeout and was abandoned; what it wrote through {@code ctx.mutate} before stays applied. */
+  ACTION_TIMEOUT,
   /** A bug on the server; the message says no more than that. Nothing was acknowledged. */
   INTERNAL
 }

@@ -1,5 +1,6 @@
 package io.syncedstore.runtime;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import io.syncedstore.api.AppDefinition;
 import io.syncedstore.api.ErrorCode;
 import io.syncedstore.api.SyncException;
@@ -25,6 +26,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.Consumer;
+import java.util.function.Function;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.SupervisorStrategy;
@@ -107,6 +109,32 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
    * @param registry the registry asking
    */
   public record Passivate(ActorRef<InstanceRegistry.Command> registry) implements Command {}
+
+  /**
+   * Run action {@code name} for {@code userId}: in an {@link ActionWorker} once a slot is free
+   * (at most {@code synced-store.actions.max-concurrent} at once, {@code max-queued} waiting).
+   *
+   * @param userId the caller, or {@code null} for anonymous
+   * @param name the action
+   * @param input its input
+   * @param replyTo gets the output, or an error ({@code UNKNOWN_ACTION}, {@code INVALID_INPUT},
+   *     {@code OVERLOADED}, {@code ACTION_FAILED}, {@code ACTION_TIMEOUT}...)
+   */
+  public record RunAction(String userId, String name, JsonNode input, ActorRef<StatusReply<JsonNode>> replyTo)
+      implements Command {}
+
+  /** A worker reads the state: {@code read} runs on the instance's thread (local only, never serialized). */
+  record ActionRead(Function<InstanceState, Object> read, ActorRef<Object> replyTo) implements Command {}
+
+  /** A worker's {@code ctx.mutate}: applied as a mutation of the server's own client, attributed to {@code userId}. */
+  record ActionMutate(String userId, String name, JsonNode args, ActorRef<StatusReply<PushResult>> replyTo) implements Command {}
+
+  /** A worker finished: {@code error == null} means success. */
+  record ActionDone(long invocationId, JsonNode output, SyncException error) implements Command {}
+
+  private record ActionTimedOut(long invocationId) implements Command {}
+
+  private record WorkerStopped(long invocationId) implements Command {}
 
   /** A session that fell behind asks for the patch from {@code cookie}, answered with {@link ClientSession.CatchUp}. */
   record SessionCatchUp(ActorRef<ClientSession.Command> session, String cookie, String clientGroupId, String userId)
@@ -202,6 +230,18 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
 
   private record SessionInfo(String clientId, String userId) {}
 
+  /** The client id of mutations made by actions ({@code ctx.mutate}); ids starting with {@code $} are the server's. */
+  static final String SERVER_CLIENT = "$server";
+  // Actions, command side only: running invocations by number, and calls waiting for a slot.
+  private record RunningAction(ActorRef<ActionWorker.Command> worker, ActorRef<StatusReply<JsonNode>> replyTo,
+      org.apache.pekko.actor.Cancellable timeout) {}
+
+  private final Map<Long, RunningAction> runningActions = new HashMap<>();
+  private final java.util.ArrayDeque<RunAction> waitingActions = new java.util.ArrayDeque<>();
+  private long actionsStarted;
+  /** The last mutation id handed to {@link #SERVER_CLIENT}; -1 until read from the state. */
+  private long serverMutationId = -1;
+
   private AppInstance(ActorContext<Command> context, InstanceId id, AppDefinition app, RuntimeSettings settings,
       SnapshotPruner pruner) {
     super(PersistenceId.ofUniqueId(id.persistenceId()),
@@ -234,6 +274,40 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
           return Effect().noReply();
         })
         .onCommand(Passivate.class, this::onPassivate)
+        .onCommand(RunAction.class, this::onRunAction)
+        .onCommand(ActionRead.class, (state, r) -> {
+          r.replyTo().tell(r.read().apply(state));
+          return Effect().noReply();
+        })
+        .onCommand(ActionMutate.class, this::onActionMutate)
+        .onCommand(ActionDone.class, (state, done) -> {
+          RunningAction running = runningActions.remove(done.invocationId());
+          if (running != null) {
+            running.timeout().cancel();
+            running.replyTo().tell(done.error() == null ? StatusReply.success(done.output()) : InstanceErrors.reply(done.error()));
+            startWaitingActions(state);
+          }
+          return Effect().noReply();
+        })
+        .onCommand(ActionTimedOut.class, (state, t) -> {
+          RunningAction running = runningActions.remove(t.invocationId());
+          if (running != null) {
+            context.stop(running.worker());
+            running.replyTo().tell(InstanceErrors.reply(ErrorCode.ACTION_TIMEOUT, "the action ran longer than "
+                + settings.actions().timeout().toMillis() + " ms and was abandoned; what it wrote through ctx.mutate before stays"));
+            startWaitingActions(state);
+          }
+          return Effect().noReply();
+        })
+        .onCommand(WorkerStopped.class, (state, w) -> {
+          RunningAction running = runningActions.remove(w.invocationId());
+          if (running != null) { // stopped without reporting: it died
+            running.timeout().cancel();
+            running.replyTo().tell(InstanceErrors.reply(ErrorCode.ACTION_FAILED, "the action's worker stopped unexpectedly"));
+            startWaitingActions(state);
+          }
+          return Effect().noReply();
+        })
         .build();
   }
 
@@ -284,6 +358,8 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
           context.getLog().info("instance [{}] recovered at version [{}] with [{}] entries in [{}] ms", id, state.version(),
               state.store().liveRows(), (System.nanoTime() - recoveryStartNanos) / 1_000_000);
         })
+        .onSignal(org.apache.pekko.actor.typed.PostStop.instance(), state -> failActions("the instance stopped"))
+        .onSignal(org.apache.pekko.actor.typed.PreRestart.instance(), state -> failActions("the instance restarted"))
         .onSignal(SnapshotCompleted.class, (state, completed) -> {
           snapshotsTaken.addLast(completed.metadata().sequenceNr());
           if (snapshotsTaken.size() > settings.keepSnapshots()) {
@@ -315,6 +391,9 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
   private SyncException validate(Push push) {
     if (push.clientId() == null || push.clientId().isEmpty() || push.clientGroupId() == null || push.clientGroupId().isEmpty()) {
       return new SyncException(ErrorCode.BAD_REQUEST, "a push needs a clientId and a clientGroupId");
+    }
+    if (push.clientId().startsWith("$") || push.clientGroupId().startsWith("$")) {
+      return new SyncException(ErrorCode.BAD_REQUEST, "client ids and client group ids starting with $ are the server's");
     }
     if (push.mutations().size() > settings.maxMutationsPerPush()) {
       return new SyncException(ErrorCode.BAD_REQUEST,
@@ -358,7 +437,8 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
     Map<String, InstanceState.ClientRecord> pendingClients = new HashMap<>();
     for (Push push : batch) {
       InstanceState.ClientRecord client = pendingClients.getOrDefault(push.clientId(), state.client(push.clientId()));
-      SyncException refused = refuse(push, client);
+      // The server's own client is used by every user's actions: no ownership, ids assigned by this actor.
+      SyncException refused = SERVER_CLIENT.equals(push.clientId()) ? null : refuse(push, client);
       if (refused != null) {
         replies.add(s -> push.replyTo().tell(InstanceErrors.reply(refused)));
         continue;
@@ -491,7 +571,7 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
   /** Why {@code connect} may not start a session, or {@code null}. */
   private SyncException refuse(InstanceState state, Connect connect) {
     if (!validId(connect.clientId()) || !validId(connect.clientGroupId())) {
-      return new SyncException(ErrorCode.BAD_REQUEST, "clientGroupId and clientId must be 1 to 256 characters");
+      return new SyncException(ErrorCode.BAD_REQUEST, "clientGroupId and clientId must be 1 to 256 characters, not starting with $");
     }
     if (connect.schemaVersion() != app.schemaVersion()) {
       return new SyncException(ErrorCode.SCHEMA_VERSION_MISMATCH, "the client was built for schema version "
@@ -535,7 +615,7 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
   }
 
   private static boolean validId(String id) {
-    return id != null && !id.isEmpty() && id.length() <= 256;
+    return id != null && !id.isEmpty() && id.length() <= 256 && !id.startsWith("$");
   }
 
   private ReplyEffect<InstanceEvent, InstanceState> onSessionCatchUp(InstanceState state, SessionCatchUp request) {
@@ -555,7 +635,7 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
   }
 
   private ReplyEffect<InstanceEvent, InstanceState> onPassivate(InstanceState state, Passivate passivate) {
-    if (!sessions.isEmpty()) {
+    if (!sessions.isEmpty() || !runningActions.isEmpty() || !waitingActions.isEmpty()) {
       passivate.registry().tell(new InstanceRegistry.StillActive(id));
       return Effect().noReply();
     }
@@ -568,6 +648,78 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
       return flushQueued(state, true);
     }
     return Effect().stop().thenNoReply();
+  }
+
+  // ---- actions -------------------------------------------------------------------------------
+
+  private ReplyEffect<InstanceEvent, InstanceState> onRunAction(InstanceState state, RunAction run) {
+    if (app.action(run.name()).isEmpty()) {
+      return Effect().reply(run.replyTo(), InstanceErrors.reply(ErrorCode.UNKNOWN_ACTION,
+          "app '" + app.name() + "' has no action '" + run.name() + "'"));
+    }
+    if (runningActions.size() >= settings.actions().maxConcurrent() && waitingActions.size() >= settings.actions().maxQueued()) {
+      return Effect().reply(run.replyTo(), InstanceErrors.reply(ErrorCode.OVERLOADED, "instance " + id + " is running "
+          + runningActions.size() + " actions and " + waitingActions.size() + " more are waiting (synced-store.actions."
+          + "max-concurrent and max-queued); retry later"));
+    }
+    waitingActions.addLast(run);
+    startWaitingActions(state);
+    return Effect().noReply();
+  }
+
+  /** Starts waiting calls while slots are free. */
+  private void startWaitingActions(InstanceState state) {
+    while (runningActions.size() < settings.actions().maxConcurrent() && !waitingActions.isEmpty()) {
+      RunAction run = waitingActions.pollFirst();
+      var def = app.action(run.name()).orElseThrow();
+      Object input;
+      try {
+        input = ActionInputs.convert(app, def, run.input());
+      } catch (SyncException e) {
+        run.replyTo().tell(InstanceErrors.reply(e));
+        continue;
+      }
+      long invocation = ++actionsStarted;
+      ActionWorker.Start start = new ActionWorker.Start(invocation, context.getSelf(), app, id.instanceId(), def, input,
+          run.userId(), settings.askTimeout());
+      ActorRef<ActionWorker.Command> worker = context.spawn(ActionWorker.create(start), "action-" + invocation,
+          org.apache.pekko.actor.typed.DispatcherSelector.fromConfig(ActionSettings.DISPATCHER));
+      context.watchWith(worker, new WorkerStopped(invocation));
+      var timeout = context.scheduleOnce(settings.actions().timeout(), context.getSelf(), new ActionTimedOut(invocation));
+      runningActions.put(invocation, new RunningAction(worker, run.replyTo(), timeout));
+    }
+  }
+
+  private void failActions(String why) {
+    for (RunningAction running : runningActions.values()) {
+      running.timeout().cancel();
+      running.replyTo().tell(InstanceErrors.reply(ErrorCode.ACTION_FAILED, why + " before the action finished"));
+    }
+    runningActions.clear();
+    for (RunAction waiting : waitingActions) {
+      waiting.replyTo().tell(InstanceErrors.reply(ErrorCode.ACTION_FAILED, why + " before the action started"));
+    }
+    waitingActions.clear();
+  }
+
+  private ReplyEffect<InstanceEvent, InstanceState> onActionMutate(InstanceState state, ActionMutate m) {
+    if (queuedMutations + 1 > settings.maxPendingMutations()) {
+      return Effect().reply(m.replyTo(), InstanceErrors.reply(ErrorCode.OVERLOADED,
+          "instance " + id + " has " + queuedMutations + " mutations waiting to be persisted; retry later"));
+    }
+    if (serverMutationId < 0) {
+      InstanceState.ClientRecord server = state.client(SERVER_CLIENT);
+      serverMutationId = server == null ? 0 : server.lastMutationId();
+    }
+    long mutationId = ++serverMutationId; // queued pushes are flushed in order, so these ids arrive without gaps
+    queued.add(new Push(SERVER_CLIENT, SERVER_CLIENT, m.userId(),
+        List.of(new MutationRequest(mutationId, m.name(), m.args(), System.currentTimeMillis())), m.replyTo()));
+    queuedMutations++;
+    if (!flushScheduled) {
+      flushScheduled = true;
+      context.getSelf().tell(Flush.INSTANCE);
+    }
+    return Effect().noReply();
   }
 
   private InstanceCreated created() {

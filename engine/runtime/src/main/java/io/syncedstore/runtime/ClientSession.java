@@ -50,6 +50,18 @@ public final class ClientSession extends AbstractBehavior<ClientSession.Command>
     INSTANCE
   }
 
+  /**
+   * The client called an action; its answer ({@code actionResult} or {@code actionFailed}) goes to
+   * this connection only, as a notice (never dropped).
+   *
+   * @param id the client's id for the call
+   * @param name the action
+   * @param args its input
+   */
+  public record ClientAction(String id, String name, com.fasterxml.jackson.databind.JsonNode args) implements Command {}
+
+  private record ActionAnswered(String id, com.fasterxml.jackson.databind.JsonNode output, Throwable error) implements Command {}
+
   /** The client sent a ping. */
   public enum ClientPing implements Command {
     /** The only value. */
@@ -166,6 +178,8 @@ public final class ClientSession extends AbstractBehavior<ClientSession.Command>
   private final ArrayDeque<String> notices = new ArrayDeque<>();
   private boolean pongDue;
   private int pushesInFlight;
+  /** Actions called on this connection and not yet answered; bounded by {@code max-pushes-in-flight}. */
+  private int actionsInFlight;
   private final ArrayDeque<ClientPush> waitingPushes = new ArrayDeque<>();
   private boolean closed;
 
@@ -207,6 +221,8 @@ public final class ClientSession extends AbstractBehavior<ClientSession.Command>
         .onMessage(ClientPush.class, this::onPush)
         .onMessage(PushAnswered.class, this::onPushAnswered)
         .onMessageEquals(ClientPing.INSTANCE, this::onPing)
+        .onMessage(ClientAction.class, this::onAction)
+        .onMessage(ActionAnswered.class, this::onActionAnswered)
         .onMessage(ClientError.class, e -> closeWith(e.code(), e.message(), e.closeCode()))
         .onMessageEquals(Superseded.INSTANCE, () -> closeWith(ErrorCode.SUPERSEDED,
             "a newer connection of client " + start.clientId() + " replaced this one",
@@ -319,6 +335,33 @@ public final class ClientSession extends AbstractBehavior<ClientSession.Command>
     }
     // A push of only already processed ids needs no answer: `connected` or an earlier poke on this
     // connection confirmed them.
+    return this;
+  }
+
+  /** How long a session waits for an action's answer; the instance answers every call itself (timeout included). */
+  private static final java.time.Duration ACTION_ANSWER_TIMEOUT = java.time.Duration.ofMinutes(30);
+
+  private Behavior<Command> onAction(ClientAction action) {
+    if (actionsInFlight >= start.maxPushesInFlight()) {
+      notice(CommittedBatch.json(new ServerMessage.ActionFailed(action.id(), new ServerMessage.ErrorBody(ErrorCode.OVERLOADED,
+          "this connection already has " + actionsInFlight + " actions running; wait for an answer before calling more"))));
+      return this;
+    }
+    actionsInFlight++;
+    getContext().askWithStatus(com.fasterxml.jackson.databind.JsonNode.class, start.instance(), ACTION_ANSWER_TIMEOUT,
+        replyTo -> new AppInstance.RunAction(start.userId(), action.name(), action.args(), replyTo),
+        (output, error) -> new ActionAnswered(action.id(), output, error));
+    return this;
+  }
+
+  private Behavior<Command> onActionAnswered(ActionAnswered answer) {
+    actionsInFlight--;
+    if (answer.error() == null) {
+      notice(CommittedBatch.json(new ServerMessage.ActionResult(answer.id(), answer.output())));
+    } else {
+      var error = InstanceErrors.unwrap(answer.error());
+      notice(CommittedBatch.json(new ServerMessage.ActionFailed(answer.id(), new ServerMessage.ErrorBody(error.code(), error.getMessage()))));
+    }
     return this;
   }
 

@@ -20,6 +20,7 @@ import java.time.Duration;
  *     written out; beyond it the session stops sending single pokes and later sends one catch-up
  * @param maxPushesInFlight per connected client: pushes sent to the instance and not yet answered;
  *     beyond it the session stops reading the socket
+ * @param actions how the instance runs actions
  */
 public record RuntimeSettings(
     int snapshotEvery,
@@ -31,13 +32,31 @@ public record RuntimeSettings(
     int maxMutationsPerPush,
     Duration askTimeout,
     int maxQueuedMessages,
-    int maxPushesInFlight) {
+    int maxPushesInFlight,
+    ActionSettings actions) {
 
   /** The settings with the default session bounds (32 queued messages, 16 pushes in flight). */
   public RuntimeSettings(int snapshotEvery, int snapshotRowsPerEvent, int keepSnapshots, Duration idleTimeout,
       int maxPendingMutations, int maxTombstones, int maxMutationsPerPush, Duration askTimeout) {
     this(snapshotEvery, snapshotRowsPerEvent, keepSnapshots, idleTimeout, maxPendingMutations, maxTombstones,
         maxMutationsPerPush, askTimeout, 32, 16);
+  }
+
+  /** The settings with the default action settings. */
+  public RuntimeSettings(int snapshotEvery, int snapshotRowsPerEvent, int keepSnapshots, Duration idleTimeout,
+      int maxPendingMutations, int maxTombstones, int maxMutationsPerPush, Duration askTimeout, int maxQueuedMessages,
+      int maxPushesInFlight) {
+    this(snapshotEvery, snapshotRowsPerEvent, keepSnapshots, idleTimeout, maxPendingMutations, maxTombstones,
+        maxMutationsPerPush, askTimeout, maxQueuedMessages, maxPushesInFlight, ActionSettings.DEFAULT);
+  }
+
+  /**
+   * @param actions the action settings
+   * @return these settings with {@code actions}
+   */
+  public RuntimeSettings withActions(ActionSettings actions) {
+    return new RuntimeSettings(snapshotEvery, snapshotRowsPerEvent, keepSnapshots, idleTimeout, maxPendingMutations,
+        maxTombstones, maxMutationsPerPush, askTimeout, maxQueuedMessages, maxPushesInFlight, actions);
   }
 
   /** Checks the snapshot settings. */
@@ -71,6 +90,7 @@ public record RuntimeSettings(
         c.getInt("max-mutations-per-push"),
         c.getDuration("ask-timeout"),
         config.getInt("synced-store.session.max-queued-messages"),
-        config.getInt("synced-store.session.max-pushes-in-flight"));
+        config.getInt("synced-store.session.max-pushes-in-flight"),
+        ActionSettings.from(config));
   }
 }

@@ -1,6 +1,7 @@
 package io.syncedstore.api.exec;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.syncedstore.api.ActionDefinition;
 import io.syncedstore.api.AppDefinition;
 import io.syncedstore.api.Entry;
 import io.syncedstore.api.ErrorCode;
@@ -87,7 +88,11 @@ final class MutationContextImpl implements MutationContext {
   @Override
   public void enqueueAction(String name, Object input) {
     if (isServer) {
-      actions.add(new EnqueuedAction(name, Values.toJson(input, app.limits().maxJsonDepth(), "input of action " + name)));
+      ActionDefinition<?, ?> def = app.action(name).orElseThrow(() -> new SyncException(ErrorCode.UNKNOWN_ACTION,
+          "app '" + app.name() + "' has no action '" + name + "'"));
+      JsonNode json = Values.toJson(input, app.limits().maxJsonDepth(), "input of action " + name);
+      Values.convert(json, def.inputType(), "input of action " + name); // refused now, not when it runs
+      actions.add(new EnqueuedAction(name, json));
     }
   }
 

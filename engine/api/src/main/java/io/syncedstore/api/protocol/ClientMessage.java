@@ -2,6 +2,7 @@ package io.syncedstore.api.protocol;
 
 import com.fasterxml.jackson.annotation.JsonSubTypes;
 import com.fasterxml.jackson.annotation.JsonTypeInfo;
+import com.fasterxml.jackson.databind.JsonNode;
 import java.util.List;
 import java.util.Optional;
 
@@ -13,7 +14,8 @@ import java.util.Optional;
 @JsonSubTypes({
     @JsonSubTypes.Type(value = ClientMessage.Hello.class, name = "hello"),
     @JsonSubTypes.Type(value = ClientMessage.Push.class, name = "push"),
-    @JsonSubTypes.Type(value = ClientMessage.Ping.class, name = "ping")})
+    @JsonSubTypes.Type(value = ClientMessage.Ping.class, name = "ping"),
+    @JsonSubTypes.Type(value = ClientMessage.Action.class, name = "action")})
 public sealed interface ClientMessage {
 
   /**
@@ -35,6 +37,17 @@ public sealed interface ClientMessage {
    * @param mutations one or more mutations
    */
   record Push(List<MutationRequest> mutations) implements ClientMessage {}
+
+  /**
+   * Call an action. The answer is an {@code actionResult} or {@code actionFailed} with the same
+   * {@code id}, to this connection only. A client that wants the action to see its own mutations
+   * waits until they are confirmed before sending this (the Java client does).
+   *
+   * @param id the client's id for this call, echoed in the answer (1 to 64 characters)
+   * @param name the action
+   * @param args its input
+   */
+  record Action(String id, String name, JsonNode args) implements ClientMessage {}
 
   /** A heartbeat; the server answers {@link ServerMessage.Pong}. */
   record Ping() implements ClientMessage {}

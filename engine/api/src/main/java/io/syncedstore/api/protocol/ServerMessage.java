@@ -4,6 +4,7 @@ import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.annotation.JsonSubTypes;
 import com.fasterxml.jackson.annotation.JsonTypeInfo;
+import com.fasterxml.jackson.databind.JsonNode;
 import io.syncedstore.api.ErrorCode;
 import java.util.List;
 import java.util.Map;
@@ -18,7 +19,9 @@ import java.util.Map;
     @JsonSubTypes.Type(value = ServerMessage.Poke.class, name = "poke"),
     @JsonSubTypes.Type(value = ServerMessage.MutationFailed.class, name = "mutationFailed"),
     @JsonSubTypes.Type(value = ServerMessage.Error.class, name = "error"),
-    @JsonSubTypes.Type(value = ServerMessage.Pong.class, name = "pong")})
+    @JsonSubTypes.Type(value = ServerMessage.Pong.class, name = "pong"),
+    @JsonSubTypes.Type(value = ServerMessage.ActionResult.class, name = "actionResult"),
+    @JsonSubTypes.Type(value = ServerMessage.ActionFailed.class, name = "actionFailed")})
 public sealed interface ServerMessage {
 
   /**
@@ -60,6 +63,23 @@ public sealed interface ServerMessage {
    * @param error the code and message
    */
   record Error(ErrorBody error) implements ServerMessage {}
+
+  /**
+   * The output of an action this client called.
+   *
+   * @param id the {@code id} of the client's {@code action} message
+   * @param output what the action returned ({@code null} for none)
+   */
+  record ActionResult(String id, JsonNode output) implements ServerMessage {}
+
+  /**
+   * An action this client called failed or was refused.
+   *
+   * @param id the {@code id} of the client's {@code action} message
+   * @param error why ({@code UNKNOWN_ACTION}, {@code INVALID_INPUT}, {@code OVERLOADED},
+   *     {@code ACTION_FAILED}, {@code ACTION_TIMEOUT}...)
+   */
+  record ActionFailed(String id, ErrorBody error) implements ServerMessage {}
 
   /** The answer to a ping. */
   record Pong() implements ServerMessage {}

@@ -1,0 +1,46 @@
+package io.syncedstore.api;
+
+import java.util.Optional;
+
+/**
+ * What an {@link Action} sees. Reads go to the instance's current state at the moment of each
+ * read (there is no transaction across reads: a mutation may apply between two of them). Writes
+ * happen only through {@link #mutate}, which the instance applies serially like any client's
+ * mutation, so clients see them through their normal pokes.
+ */
+public interface ActionContext {
+  /**
+   * @param name a table of the app
+   * @return the public table
+   */
+  ReadTable table(String name);
+
+  /**
+   * @param userId a user
+   * @return that user's private tables (an action may read any user's)
+   */
+  ReadTier privateOfUser(String userId);
+
+  /** @return the server-only tables */
+  ReadTier serverOnly();
+
+  /** @return the user who called the action, empty for an anonymous caller or a system call */
+  Optional<String> userId();
+
+  /** @return the app's name */
+  String appName();
+
+  /** @return the instance the action runs for */
+  String instanceId();
+
+  /**
+   * Runs mutator {@code name} with {@code input} on the instance, as the calling user, and
+   * returns once it is applied and persisted.
+   *
+   * @param name the mutator
+   * @param input its input
+   * @throws SyncException with the mutator's error when it failed (nothing was applied), or
+   *     {@link ErrorCode#TIMEOUT} when the instance did not answer in time (it may have applied it)
+   */
+  void mutate(String name, Object input);
+}

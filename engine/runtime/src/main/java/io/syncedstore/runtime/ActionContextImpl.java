@@ -1,0 +1,152 @@
+package io.syncedstore.runtime;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.syncedstore.api.ActionContext;
+import io.syncedstore.api.Entry;
+import io.syncedstore.api.ErrorCode;
+import io.syncedstore.api.ReadTable;
+import io.syncedstore.api.ReadTier;
+import io.syncedstore.api.ScanOptions;
+import io.syncedstore.api.SyncException;
+import io.syncedstore.api.Values;
+import io.syncedstore.api.store.Row;
+import io.syncedstore.api.store.Scans;
+import io.syncedstore.api.store.TableAddress;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Function;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
+
+/**
+ * The {@link ActionContext} of one invocation. Runs on the worker's thread: every read and every
+ * {@code mutate} is a message to the instance, answered from the instance's state on its own
+ * thread (values copied there), so an action never touches the state concurrently.
+ */
+final class ActionContextImpl implements ActionContext {
+  private final ActionWorker.Start start;
+  private final ActorSystem<?> system;
+
+  ActionContextImpl(ActionWorker.Start start, ActorSystem<?> system) {
+    this.start = start;
+    this.system = system;
+  }
+
+  @Override
+  public ReadTable table(String name) {
+    return new RemoteTable(checked(name), TableAddress.publicTable(name));
+  }
+
+  @Override
+  public ReadTier privateOfUser(String userId) {
+    if (userId == null || userId.isEmpty()) {
+      throw new SyncException(ErrorCode.TIER_VIOLATION, "privateOfUser needs a user id");
+    }
+    return name -> new RemoteTable(checked(name), TableAddress.privateTable(userId, name));
+  }
+
+  @Override
+  public ReadTier serverOnly() {
+    return name -> new RemoteTable(checked(name), TableAddress.serverOnlyTable(name));
+  }
+
+  @Override
+  public Optional<String> userId() {
+    return Optional.ofNullable(start.userId());
+  }
+
+  @Override
+  public String appName() {
+    return start.app().name();
+  }
+
+  @Override
+  public String instanceId() {
+    return start.instanceId();
+  }
+
+  @Override
+  public void mutate(String name, Object input) {
+    JsonNode args = Values.toJson(input, start.app().limits().maxJsonDepth(), "input of " + name);
+    AppInstance.PushResult result = await(AskPattern.<AppInstance.Command, org.apache.pekko.pattern.StatusReply<AppInstance.PushResult>>ask(
+        start.instance(), replyTo -> new AppInstance.ActionMutate(start.userId(), name, args, replyTo), start.askTimeout(),
+        system.scheduler()).thenApply(reply -> {
+          if (reply.isError()) {
+            throw InstanceErrors.unwrap(reply.getError());
+          }
+          return reply.getValue();
+        }));
+    AppInstance.MutationResult r = result.results().get(0);
+    if ("failed".equals(r.status())) {
+      throw new SyncException(r.code(), r.message());
+    }
+  }
+
+  private String checked(String name) {
+    start.app().table(name).orElseThrow(() -> new SyncException(ErrorCode.UNKNOWN_TABLE,
+        "app '" + start.app().name() + "' has no table '" + name + "'"));
+    return name;
+  }
+
+  /** Runs {@code read} on the instance's thread, against its current state. */
+  @SuppressWarnings("unchecked")
+  private <R> R read(Function<InstanceState, R> read) {
+    return (R) await(AskPattern.<AppInstance.Command, Object>ask(start.instance(),
+        replyTo -> new AppInstance.ActionRead((Function<InstanceState, Object>) read, replyTo), start.askTimeout(),
+        system.scheduler()));
+  }
+
+  private <R> R await(java.util.concurrent.CompletionStage<R> stage) {
+    try {
+      return stage.toCompletableFuture().get(start.askTimeout().toMillis() + 1000, TimeUnit.MILLISECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new SyncException(ErrorCode.ACTION_TIMEOUT, "action " + start.action().name() + " was abandoned");
+    } catch (ExecutionException e) {
+      throw InstanceErrors.unwrap(e.getCause());
+    } catch (TimeoutException e) {
+      throw InstanceErrors.unwrap(e);
+    }
+  }
+
+  private final class RemoteTable implements ReadTable {
+    private final String name;
+    private final TableAddress address;
+
+    RemoteTable(String name, TableAddress address) {
+      this.name = name;
+      this.address = address;
+    }
+
+    @Override
+    public String name() {
+      return name;
+    }
+
+    @Override
+    public Optional<JsonNode> get(String itemKey) {
+      return read(s -> {
+        Row row = s.store().get(address, itemKey);
+        return row == null ? Optional.<JsonNode>empty() : Optional.of(row.value().deepCopy());
+      });
+    }
+
+    @Override
+    public <T> Optional<T> get(String itemKey, Class<T> type) {
+      return get(itemKey).map(v -> Values.convert(v, type, "value of " + name + "/" + itemKey, ErrorCode.INVALID_VALUE));
+    }
+
+    @Override
+    public boolean has(String itemKey) {
+      return read(s -> s.store().get(address, itemKey) != null);
+    }
+
+    @Override
+    public List<Entry> scan(ScanOptions options) {
+      return read(s -> Scans.scan(s.store(), address, options).stream().map(Row::toEntry).toList());
+    }
+  }
+}

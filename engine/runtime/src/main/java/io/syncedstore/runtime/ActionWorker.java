@@ -1,0 +1,119 @@
+package io.syncedstore.runtime;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.NullNode;
+import io.syncedstore.api.ActionDefinition;
+import io.syncedstore.api.AppDefinition;
+import io.syncedstore.api.ErrorCode;
+import io.syncedstore.api.SyncException;
+import io.syncedstore.api.Values;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.Executor;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.PostStop;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+
+/**
+ * Runs one action invocation: a child of its {@link AppInstance}, spawned on the actions'
+ * blocking dispatcher ({@link ActionSettings#DISPATCHER}). The action's code runs on a thread of
+ * that dispatcher, never on the instance's; its result (or what it threw) goes back to the
+ * instance as {@link AppInstance.ActionDone}, and the worker stops. The instance owns the timeout
+ * and the caller's reply: when it stops a worker (timeout, instance stopping), the worker
+ * interrupts the thread still running the action.
+ */
+final class ActionWorker {
+  private ActionWorker() {}
+
+  /** What a worker receives. */
+  sealed interface Command {}
+
+  private record Finished(JsonNode output, Throwable error) implements Command {}
+
+  /**
+   * Everything an invocation needs.
+   *
+   * @param invocationId the instance's number for it
+   * @param instance the instance
+   * @param app the app
+   * @param instanceId the instance's id
+   * @param action the action
+   * @param input the converted input
+   * @param userId the caller, or {@code null}
+   * @param askTimeout bound on each read and each {@code ctx.mutate}
+   */
+  record Start(long invocationId, ActorRef<AppInstance.Command> instance, AppDefinition app, String instanceId,
+      ActionDefinition<?, ?> action, Object input, String userId, Duration askTimeout) {}
+
+  static Behavior<Command> create(Start start) {
+    return Behaviors.setup(context -> {
+      Object lock = new Object();
+      Thread[] runner = new Thread[1];
+      ActionContextImpl ctx = new ActionContextImpl(start, context.getSystem());
+      Executor executor = context.getExecutionContext();
+      CompletableFuture<JsonNode> result = CompletableFuture.supplyAsync(() -> {
+        synchronized (lock) {
+          runner[0] = Thread.currentThread();
+        }
+        try {
+          return run(start, ctx);
+        } finally {
+          synchronized (lock) {
+            runner[0] = null;
+            Thread.interrupted(); // an interrupt meant for this action must not reach the pool's next task
+          }
+        }
+      }, executor);
+      context.pipeToSelf(result, Finished::new);
+      return Behaviors.receive(Command.class)
+          .onMessage(Finished.class, f -> {
+            start.instance().tell(new AppInstance.ActionDone(start.invocationId(), f.output(), failure(start, f.error())));
+            return Behaviors.stopped();
+          })
+          .onSignal(PostStop.class, s -> {
+            synchronized (lock) {
+              if (runner[0] != null) {
+                runner[0].interrupt(); // abandoned (timeout or the instance stopping): let blocking I/O give up
+              }
+            }
+            return Behaviors.same();
+          })
+          .build();
+    });
+  }
+
+  @SuppressWarnings("unchecked")
+  private static <I, O> JsonNode run(Start start, ActionContextImpl ctx) {
+    ActionDefinition<I, O> def = (ActionDefinition<I, O>) start.action();
+    O output;
+    try {
+      output = def.action().run(ctx, (I) start.input());
+    } catch (RuntimeException e) {
+      throw e;
+    } catch (Exception e) {
+      throw new CompletionException(e);
+    }
+    if (output == null) {
+      return NullNode.getInstance();
+    }
+    return Values.toJson(output, start.app().limits().maxJsonDepth(), "output of action " + def.name());
+  }
+
+  /** @return what the caller is told when the action threw, or {@code null} when it succeeded */
+  private static SyncException failure(Start start, Throwable error) {
+    if (error == null) {
+      return null;
+    }
+    Throwable e = error;
+    while (e instanceof CompletionException && e.getCause() != null) {
+      e = e.getCause();
+    }
+    if (e instanceof SyncException s) {
+      return s;
+    }
+    String message = e.getMessage() == null ? e.getClass().getName() : e.getMessage();
+    return new SyncException(ErrorCode.ACTION_FAILED, start.action().name() + " failed: " + message);
+  }
+}
