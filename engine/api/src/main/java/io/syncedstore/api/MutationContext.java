@@ -37,7 +37,33 @@ public interface MutationContext {
 
   /**
    * Asks the server to run action {@code name} with {@code input} once this mutation is
-   * committed. A no-op on the client.
+   * committed, as the mutation's user. Durable: the request is part of the mutation's persisted
+   * event and its completion is persisted too; after a crash every action whose completion was not
+   * recorded runs again (at least once: give the action an idempotency key in its input). A
+   * no-op on the client.
+   *
+   * @param name an action of the app
+   * @param input its input (checked now: an unknown action or bad input fails the mutation)
+   * @return the action's id (the same on the client's and the server's run)
    */
-  void enqueueAction(String name, Object input);
+  String enqueueAction(String name, Object input);
+
+  /**
+   * Like {@link #enqueueAction}, run {@code delay} after the mutation is applied (by the server's
+   * clock), also after restarts in between (at or after its time).
+   *
+   * @param delay how long to wait, {@code >= 0}
+   * @param name an action of the app
+   * @param input its input
+   * @return the id to {@linkplain #cancelScheduledAction cancel} it with; store it in a row
+   */
+  String scheduleAction(java.time.Duration delay, String name, Object input);
+
+  /**
+   * Cancels a scheduled action that has not started; a no-op when it already ran, is running,
+   * or the id is unknown. A no-op on the client.
+   *
+   * @param actionId what {@link #scheduleAction} returned
+   */
+  void cancelScheduledAction(String actionId);
 }

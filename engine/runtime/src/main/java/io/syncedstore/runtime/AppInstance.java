@@ -12,6 +12,7 @@ import io.syncedstore.api.protocol.MutationRequest;
 import io.syncedstore.api.protocol.PatchOp;
 import io.syncedstore.api.store.Overlay;
 import io.syncedstore.api.store.Write;
+import io.syncedstore.runtime.journal.ActionCompleted;
 import io.syncedstore.runtime.journal.InstanceCreated;
 import io.syncedstore.runtime.journal.InstanceEvent;
 import io.syncedstore.runtime.journal.InstanceSnapshot;
@@ -136,6 +137,10 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
 
   private record WorkerStopped(long invocationId) implements Command {}
 
+  private record ActionDue(String actionId) implements Command {}
+
+  private record CompleteAction(String actionId, ErrorCode code, String message) implements Command {}
+
   /** A session that fell behind asks for the patch from {@code cookie}, answered with {@link ClientSession.CatchUp}. */
   record SessionCatchUp(ActorRef<ClientSession.Command> session, String cookie, String clientGroupId, String userId)
       implements Command {}
@@ -233,11 +238,20 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
   /** The client id of mutations made by actions ({@code ctx.mutate}); ids starting with {@code $} are the server's. */
   static final String SERVER_CLIENT = "$server";
   // Actions, command side only: running invocations by number, and calls waiting for a slot.
-  private record RunningAction(ActorRef<ActionWorker.Command> worker, ActorRef<StatusReply<JsonNode>> replyTo,
+  /** A call ({@code systemId == null}, answered to {@code replyTo}) or an enqueued action ({@code systemId} set, completion persisted). */
+  private record QueuedAction(String systemId, String userId, String name, JsonNode input, ActorRef<StatusReply<JsonNode>> replyTo) {}
+
+  private record RunningAction(String systemId, ActorRef<ActionWorker.Command> worker, ActorRef<StatusReply<JsonNode>> replyTo,
       org.apache.pekko.actor.Cancellable timeout) {}
 
   private final Map<Long, RunningAction> runningActions = new HashMap<>();
-  private final java.util.ArrayDeque<RunAction> waitingActions = new java.util.ArrayDeque<>();
+  private final java.util.ArrayDeque<QueuedAction> waitingActions = new java.util.ArrayDeque<>();
+  /** Calls among {@link #waitingActions}: bounded by {@code max-queued}; enqueued actions wait without that bound (they are persisted). */
+  private int waitingCalls;
+  /** Enqueued actions queued or running in this incarnation: each runs once per incarnation. */
+  private final java.util.Set<String> systemStarted = new java.util.HashSet<>();
+  /** Timers of scheduled actions not yet due. */
+  private final Map<String, org.apache.pekko.actor.Cancellable> systemTimers = new HashMap<>();
   private long actionsStarted;
   /** The last mutation id handed to {@link #SERVER_CLIENT}; -1 until read from the state. */
   private long serverMutationId = -1;
@@ -280,32 +294,18 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
           return Effect().noReply();
         })
         .onCommand(ActionMutate.class, this::onActionMutate)
-        .onCommand(ActionDone.class, (state, done) -> {
-          RunningAction running = runningActions.remove(done.invocationId());
-          if (running != null) {
-            running.timeout().cancel();
-            running.replyTo().tell(done.error() == null ? StatusReply.success(done.output()) : InstanceErrors.reply(done.error()));
-            startWaitingActions(state);
-          }
-          return Effect().noReply();
-        })
-        .onCommand(ActionTimedOut.class, (state, t) -> {
-          RunningAction running = runningActions.remove(t.invocationId());
-          if (running != null) {
-            context.stop(running.worker());
-            running.replyTo().tell(InstanceErrors.reply(ErrorCode.ACTION_TIMEOUT, "the action ran longer than "
-                + settings.actions().timeout().toMillis() + " ms and was abandoned; what it wrote through ctx.mutate before stays"));
-            startWaitingActions(state);
-          }
-          return Effect().noReply();
-        })
-        .onCommand(WorkerStopped.class, (state, w) -> {
-          RunningAction running = runningActions.remove(w.invocationId());
-          if (running != null) { // stopped without reporting: it died
-            running.timeout().cancel();
-            running.replyTo().tell(InstanceErrors.reply(ErrorCode.ACTION_FAILED, "the action's worker stopped unexpectedly"));
-            startWaitingActions(state);
-          }
+        .onCommand(ActionDone.class, (state, done) -> finishAction(state, done.invocationId(), done.error() == null
+            ? StatusReply.success(done.output()) : InstanceErrors.reply(done.error()), false))
+        .onCommand(ActionTimedOut.class, (state, t) -> finishAction(state, t.invocationId(), InstanceErrors.reply(
+            ErrorCode.ACTION_TIMEOUT, "the action ran longer than " + settings.actions().timeout().toMillis()
+                + " ms and was abandoned; what it wrote through ctx.mutate before stays"), true))
+        .onCommand(WorkerStopped.class, (state, w) -> finishAction(state, w.invocationId(), InstanceErrors.reply(
+            ErrorCode.ACTION_FAILED, "the action's worker stopped unexpectedly"), false))
+        .onCommand(CompleteAction.class, (state, c) -> Effect().persist((InstanceEvent) new ActionCompleted(c.actionId(), c.code(),
+            c.message())).thenRun(s2 -> systemStarted.remove(c.actionId())).thenNoReply())
+        .onCommand(ActionDue.class, (state, due) -> {
+          systemTimers.remove(due.actionId());
+          submitSystemAction(state, due.actionId());
           return Effect().noReply();
         })
         .build();
@@ -355,6 +355,8 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
     return newSignalHandlerBuilder()
         .onSignal(RecoveryCompleted.instance(), state -> {
           nextSnapshotSeqNr = lastSequenceNumber(context) + settings.snapshotInterval(state.store().liveRows());
+          // At least once: whatever was enqueued or scheduled and not recorded as completed runs (again).
+          List.copyOf(state.outstandingActions()).forEach(a -> scheduleSystemAction(state, a.id(), a.runAt()));
           context.getLog().info("instance [{}] recovered at version [{}] with [{}] entries in [{}] ms", id, state.version(),
               state.store().liveRows(), (System.nanoTime() - recoveryStartNanos) / 1_000_000);
         })
@@ -457,7 +459,7 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
             pendingWrites.write(w);
           }
           events.add(new MutationApplied(push.clientGroupId(), push.clientId(), m.id(), m.name(), m.args(),
-              push.userId(), m.timestamp(), applied.writes(), applied.actions()));
+              push.userId(), m.timestamp(), applied.writes(), applied.actions(), applied.cancelledActions()));
           results.add(MutationResult.applied(m.id()));
         } else if (outcome instanceof MutationOutcome.Failed failed) {
           events.add(new MutationFailed(push.clientGroupId(), push.clientId(), m.id(), m.name(), m.args(),
@@ -479,6 +481,7 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
         broadcast(new ClientSession.Changes(CommittedBatch.of(baseCookie, s.cookie().toString(), events)));
       }
       replies.forEach(r -> r.accept(s));
+      startEnqueuedActions(s, events);
     };
     var effect = events.isEmpty() ? Effect().none().thenRun(replyAll::accept) : Effect().persist(events).thenRun(replyAll::accept);
     return stop ? effect.thenStop().thenNoReply() : effect.thenNoReply();
@@ -635,7 +638,7 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
   }
 
   private ReplyEffect<InstanceEvent, InstanceState> onPassivate(InstanceState state, Passivate passivate) {
-    if (!sessions.isEmpty() || !runningActions.isEmpty() || !waitingActions.isEmpty()) {
+    if (!sessions.isEmpty() || !runningActions.isEmpty() || !waitingActions.isEmpty() || !state.outstandingActions().isEmpty()) {
       passivate.registry().tell(new InstanceRegistry.StillActive(id));
       return Effect().noReply();
     }
@@ -657,26 +660,42 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
       return Effect().reply(run.replyTo(), InstanceErrors.reply(ErrorCode.UNKNOWN_ACTION,
           "app '" + app.name() + "' has no action '" + run.name() + "'"));
     }
-    if (runningActions.size() >= settings.actions().maxConcurrent() && waitingActions.size() >= settings.actions().maxQueued()) {
+    if (runningActions.size() >= settings.actions().maxConcurrent() && waitingCalls >= settings.actions().maxQueued()) {
       return Effect().reply(run.replyTo(), InstanceErrors.reply(ErrorCode.OVERLOADED, "instance " + id + " is running "
-          + runningActions.size() + " actions and " + waitingActions.size() + " more are waiting (synced-store.actions."
+          + runningActions.size() + " actions and " + waitingCalls + " more calls are waiting (synced-store.actions."
           + "max-concurrent and max-queued); retry later"));
     }
-    waitingActions.addLast(run);
+    waitingActions.addLast(new QueuedAction(null, run.userId(), run.name(), run.input(), run.replyTo()));
+    waitingCalls++;
     startWaitingActions(state);
     return Effect().noReply();
   }
 
-  /** Starts waiting calls while slots are free. */
+  /** Starts waiting actions, in order, while slots are free. */
   private void startWaitingActions(InstanceState state) {
     while (runningActions.size() < settings.actions().maxConcurrent() && !waitingActions.isEmpty()) {
-      RunAction run = waitingActions.pollFirst();
-      var def = app.action(run.name()).orElseThrow();
+      QueuedAction run = waitingActions.pollFirst();
+      if (run.systemId() == null) {
+        waitingCalls--;
+      } else if (!state.isOutstanding(run.systemId())) {
+        systemStarted.remove(run.systemId()); // cancelled (or completed) meanwhile
+        continue;
+      }
+      var def = app.action(run.name()).orElse(null);
       Object input;
       try {
+        if (def == null) {
+          throw new SyncException(ErrorCode.UNKNOWN_ACTION, "app '" + app.name() + "' has no action '" + run.name() + "'");
+        }
         input = ActionInputs.convert(app, def, run.input());
       } catch (SyncException e) {
-        run.replyTo().tell(InstanceErrors.reply(e));
+        if (run.systemId() == null) {
+          run.replyTo().tell(InstanceErrors.reply(e));
+        } else {
+          // Checked when enqueued; fails here only if the app changed since. Recorded as failed, not retried.
+          context.getLog().warn("instance [{}] enqueued action [{}] {} cannot run: {}", id, run.systemId(), run.name(), e.getMessage());
+          persistCompletionLater(run.systemId(), e);
+        }
         continue;
       }
       long invocation = ++actionsStarted;
@@ -686,20 +705,95 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
           org.apache.pekko.actor.typed.DispatcherSelector.fromConfig(ActionSettings.DISPATCHER));
       context.watchWith(worker, new WorkerStopped(invocation));
       var timeout = context.scheduleOnce(settings.actions().timeout(), context.getSelf(), new ActionTimedOut(invocation));
-      runningActions.put(invocation, new RunningAction(worker, run.replyTo(), timeout));
+      runningActions.put(invocation, new RunningAction(run.systemId(), worker, run.replyTo(), timeout));
     }
+  }
+
+  /** Ends invocation {@code invocation}: answers its caller, or persists an enqueued action's completion. */
+  private ReplyEffect<InstanceEvent, InstanceState> finishAction(InstanceState state, long invocation, StatusReply<JsonNode> outcome,
+      boolean stopWorker) {
+    RunningAction running = runningActions.remove(invocation);
+    if (running == null) {
+      return Effect().noReply(); // already finished (a worker stops after reporting)
+    }
+    running.timeout().cancel();
+    if (stopWorker) {
+      context.stop(running.worker());
+    }
+    startWaitingActions(state);
+    if (running.systemId() == null) {
+      running.replyTo().tell(outcome);
+      return Effect().noReply();
+    }
+    SyncException error = outcome.isError() ? InstanceErrors.unwrap(outcome.getError()) : null;
+    if (error != null) {
+      context.getLog().warn("instance [{}] enqueued action [{}] failed and will not be retried: {}", id, running.systemId(), error.getMessage());
+    }
+    String systemId = running.systemId();
+    return Effect().persist((InstanceEvent) new ActionCompleted(systemId, error == null ? null : error.code(),
+        error == null ? null : error.getMessage())).thenRun(s -> systemStarted.remove(systemId)).thenNoReply();
+  }
+
+  /** An enqueued action that cannot even start: recorded as failed through a message to self (persisting needs a command). */
+  private void persistCompletionLater(String systemId, SyncException e) {
+    context.getSelf().tell(new CompleteAction(systemId, e.code(), e.getMessage()));
+  }
+
+  /** The mutations of a commit enqueued or scheduled actions: run or time them. */
+  private void startEnqueuedActions(InstanceState state, List<InstanceEvent> events) {
+    for (InstanceEvent event : events) {
+      if (event instanceof MutationApplied e) {
+        if (e.cancelledActions() != null) {
+          for (String cancelled : e.cancelledActions()) {
+            var timer = systemTimers.remove(cancelled);
+            if (timer != null) {
+              timer.cancel();
+            }
+          }
+        }
+        for (int i = 0; i < e.actions().size(); i++) {
+          scheduleSystemAction(state, io.syncedstore.api.exec.EnqueuedAction.id(e.clientId(), e.mutationId(), i), e.actions().get(i).runAt());
+        }
+      }
+    }
+  }
+
+  private void scheduleSystemAction(InstanceState state, String actionId, long runAt) {
+    long delay = runAt - System.currentTimeMillis();
+    if (delay <= 0) {
+      submitSystemAction(state, actionId);
+    } else if (!systemTimers.containsKey(actionId)) {
+      systemTimers.put(actionId, context.scheduleOnce(Duration.ofMillis(delay), context.getSelf(), new ActionDue(actionId)));
+    }
+  }
+
+  private void submitSystemAction(InstanceState state, String actionId) {
+    InstanceState.OutstandingAction a = state.outstanding(actionId);
+    if (a == null || !systemStarted.add(actionId)) {
+      return; // cancelled, completed, or already queued or running
+    }
+    waitingActions.addLast(new QueuedAction(actionId, a.userId(), a.name(), a.input(), null));
+    startWaitingActions(state);
   }
 
   private void failActions(String why) {
     for (RunningAction running : runningActions.values()) {
       running.timeout().cancel();
-      running.replyTo().tell(InstanceErrors.reply(ErrorCode.ACTION_FAILED, why + " before the action finished"));
+      if (running.systemId() == null) {
+        running.replyTo().tell(InstanceErrors.reply(ErrorCode.ACTION_FAILED, why + " before the action finished"));
+      }
     }
     runningActions.clear();
-    for (RunAction waiting : waitingActions) {
-      waiting.replyTo().tell(InstanceErrors.reply(ErrorCode.ACTION_FAILED, why + " before the action started"));
+    for (QueuedAction waiting : waitingActions) {
+      if (waiting.systemId() == null) {
+        waiting.replyTo().tell(InstanceErrors.reply(ErrorCode.ACTION_FAILED, why + " before the action started"));
+      }
     }
     waitingActions.clear();
+    waitingCalls = 0;
+    systemTimers.values().forEach(org.apache.pekko.actor.Cancellable::cancel);
+    systemTimers.clear();
+    systemStarted.clear(); // enqueued actions run again when the instance recovers
   }
 
   private ReplyEffect<InstanceEvent, InstanceState> onActionMutate(InstanceState state, ActionMutate m) {

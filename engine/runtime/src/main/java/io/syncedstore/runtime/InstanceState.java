@@ -52,6 +52,20 @@ public final class InstanceState {
   /** Per client, its last {@link #RECENT_FAILURES} failed mutations, oldest first. */
   private final Map<String, java.util.ArrayDeque<RecentFailure>> failures = new HashMap<>();
 
+  /** Enqueued and scheduled actions whose completion is not recorded, in the order they were enqueued. */
+  private final Map<String, OutstandingAction> actions = new LinkedHashMap<>();
+
+  /**
+   * An action a mutation enqueued or scheduled, not yet completed.
+   *
+   * @param id its id
+   * @param name the action
+   * @param input its input
+   * @param userId the mutation's user, or {@code null}
+   * @param runAt when to run it (0: at once)
+   */
+  public record OutstandingAction(String id, String name, com.fasterxml.jackson.databind.JsonNode input, String userId, long runAt) {}
+
   /** How many failed mutations are kept per client, to be told again to a client that reconnects. */
   public static final int RECENT_FAILURES = 100;
 
@@ -102,6 +116,21 @@ public final class InstanceState {
     return clients.get(clientId);
   }
 
+  /** @return the enqueued and scheduled actions not yet completed, in enqueue order (read-only) */
+  public java.util.Collection<OutstandingAction> outstandingActions() {
+    return java.util.Collections.unmodifiableCollection(actions.values());
+  }
+
+  /** @return whether action {@code actionId} is enqueued or scheduled and not yet completed or cancelled */
+  public boolean isOutstanding(String actionId) {
+    return actions.containsKey(actionId);
+  }
+
+  /** @return action {@code actionId} if it is enqueued or scheduled and not yet completed or cancelled, else {@code null} */
+  public OutstandingAction outstanding(String actionId) {
+    return actions.get(actionId);
+  }
+
   /** @return whether a client of {@code clientGroupId} ever pushed */
   public boolean hasClientGroup(String clientGroupId) {
     return groups.containsKey(clientGroupId);
@@ -128,12 +157,23 @@ public final class InstanceState {
       }
       putClient(e.clientId(), new ClientRecord(e.clientGroupId(), e.userId(), e.mutationId(), version));
       store.pruneTombstones(maxTombstones);
+      List<io.syncedstore.api.exec.EnqueuedAction> enqueued = e.actions() == null ? List.of() : e.actions();
+      for (int i = 0; i < enqueued.size(); i++) {
+        var a = enqueued.get(i);
+        String actionId = io.syncedstore.api.exec.EnqueuedAction.id(e.clientId(), e.mutationId(), i);
+        actions.put(actionId, new OutstandingAction(actionId, a.name(), a.input(), e.userId(), a.runAt()));
+      }
+      if (e.cancelledActions() != null) {
+        e.cancelledActions().forEach(actions::remove);
+      }
     } else if (event instanceof MutationFailed e) {
       version++;
       putClient(e.clientId(), new ClientRecord(e.clientGroupId(), e.userId(), e.mutationId(), version));
       addFailure(e.clientId(), new RecentFailure(e.mutationId(), version, e.code(), e.message()));
     } else if (event instanceof InstanceCreated e) {
       epoch = e.epoch();
+    } else if (event instanceof io.syncedstore.runtime.journal.ActionCompleted e) {
+      actions.remove(e.actionId()); // not a change clients see: the version stays
     }
     return this;
   }
@@ -229,7 +269,9 @@ public final class InstanceState {
     List<InstanceSnapshot.FailureSnapshot> fs = new ArrayList<>();
     failures.forEach((id, kept) -> kept.forEach(f ->
         fs.add(new InstanceSnapshot.FailureSnapshot(id, f.mutationId(), f.version(), f.code(), f.message()))));
-    return new InstanceSnapshot(epoch, version, store.export(), List.copyOf(cs), List.copyOf(fs));
+    List<InstanceSnapshot.ActionSnapshot> as = new ArrayList<>(actions.size());
+    actions.values().forEach(a -> as.add(new InstanceSnapshot.ActionSnapshot(a.id(), a.name(), a.input().deepCopy(), a.userId(), a.runAt())));
+    return new InstanceSnapshot(epoch, version, store.export(), List.copyOf(cs), List.copyOf(fs), List.copyOf(as));
   }
 
   /** @return the state {@code snapshot} describes */
@@ -237,6 +279,11 @@ public final class InstanceState {
     InstanceState state = new InstanceState(maxTombstones, false, snapshot.epoch(), snapshot.version(), EntryStore.restore(snapshot.store()));
     for (InstanceSnapshot.ClientSnapshot c : snapshot.clients()) {
       state.putClient(c.clientId(), new ClientRecord(c.clientGroupId(), c.userId(), c.lastMutationId(), c.version()));
+    }
+    if (snapshot.actions() != null) { // null in snapshots written before actions were kept
+      for (InstanceSnapshot.ActionSnapshot a : snapshot.actions()) {
+        state.actions.put(a.id(), new OutstandingAction(a.id(), a.name(), a.input(), a.userId(), a.runAt()));
+      }
     }
     if (snapshot.failures() != null) { // null in snapshots written before failures were kept
       for (InstanceSnapshot.FailureSnapshot f : snapshot.failures()) {

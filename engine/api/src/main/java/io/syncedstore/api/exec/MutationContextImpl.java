@@ -33,6 +33,8 @@ final class MutationContextImpl implements MutationContext {
   private final MutationInvocation invocation;
   private final boolean isServer;
   private final List<EnqueuedAction> actions = new ArrayList<>();
+  private final List<String> cancelled = new ArrayList<>();
+  private int actionCount;
   /** Server-only entries written on the client: dropped, but counted, so both sides enforce the same write limit. */
   private final Set<RowRef> droppedWrites = new HashSet<>();
 
@@ -86,14 +88,43 @@ final class MutationContextImpl implements MutationContext {
   }
 
   @Override
-  public void enqueueAction(String name, Object input) {
+  public String enqueueAction(String name, Object input) {
+    return addAction(name, input, 0);
+  }
+
+  @Override
+  public String scheduleAction(java.time.Duration delay, String name, Object input) {
+    if (delay == null || delay.isNegative()) {
+      throw new SyncException(ErrorCode.INVALID_INPUT, "scheduleAction needs a delay >= 0, got " + delay);
+    }
+    // The server's clock decides when it runs; the client's run only computes the same id.
+    return addAction(name, input, isServer ? System.currentTimeMillis() + Math.max(1, delay.toMillis()) : 0);
+  }
+
+  @Override
+  public void cancelScheduledAction(String actionId) {
+    if (actionId == null || actionId.isEmpty()) {
+      throw new SyncException(ErrorCode.INVALID_INPUT, "cancelScheduledAction needs an action id");
+    }
+    if (isServer) {
+      cancelled.add(actionId);
+    }
+  }
+
+  private String addAction(String name, Object input, long runAt) {
+    String id = EnqueuedAction.id(invocation.clientId(), invocation.mutationId(), actionCount++);
     if (isServer) {
       ActionDefinition<?, ?> def = app.action(name).orElseThrow(() -> new SyncException(ErrorCode.UNKNOWN_ACTION,
           "app '" + app.name() + "' has no action '" + name + "'"));
       JsonNode json = Values.toJson(input, app.limits().maxJsonDepth(), "input of action " + name);
       Values.convert(json, def.inputType(), "input of action " + name); // refused now, not when it runs
-      actions.add(new EnqueuedAction(name, json));
+      actions.add(new EnqueuedAction(name, json, runAt));
     }
+    return id;
+  }
+
+  List<String> cancelledActions() {
+    return List.copyOf(cancelled);
   }
 
   private TableDefinition definition(String name) {

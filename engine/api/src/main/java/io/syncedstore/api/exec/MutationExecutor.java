@@ -73,6 +73,6 @@ public final class MutationExecutor {
     Overlay overlay = new Overlay(view);
     MutationContextImpl ctx = new MutationContextImpl(app, overlay, invocation, isServer);
     def.mutator().apply(ctx, input);
-    return new MutationOutcome.Applied(overlay.writes(), ctx.enqueuedActions());
+    return new MutationOutcome.Applied(overlay.writes(), ctx.enqueuedActions(), ctx.cancelledActions());
   }
 }

@@ -10,9 +10,15 @@ public sealed interface MutationOutcome {
    * The mutator returned normally.
    *
    * @param writes one write per entry touched, in first-write order
-   * @param actions actions to run after commit
+   * @param actions actions to run after commit or later
+   * @param cancelledActions ids of scheduled actions this mutation cancelled
    */
-  record Applied(List<Write> writes, List<EnqueuedAction> actions) implements MutationOutcome {}
+  record Applied(List<Write> writes, List<EnqueuedAction> actions, List<String> cancelledActions) implements MutationOutcome {
+    /** An outcome that cancels nothing. */
+    public Applied(List<Write> writes, List<EnqueuedAction> actions) {
+      this(writes, actions, List.of());
+    }
+  }
 
   /**
    * The mutation failed; nothing it wrote applies.

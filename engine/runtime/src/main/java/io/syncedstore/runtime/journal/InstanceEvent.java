@@ -10,4 +10,4 @@ import io.syncedstore.runtime.JsonSerializable;
  * recovery does not depend on the current mutators.
  */
 public sealed interface InstanceEvent extends JsonSerializable
-    permits InstanceCreated, MutationApplied, MutationFailed {}
+    permits InstanceCreated, MutationApplied, MutationFailed, ActionCompleted {}

@@ -12,14 +12,32 @@ import java.util.List;
  * @param store every row and tombstone, and the tombstone horizon
  * @param clients every client's last mutation id
  * @param failures the clients' recent failed mutations ({@code null} in snapshots written before they were kept)
+ * @param actions enqueued and scheduled actions not yet completed ({@code null} in snapshots written before they were kept)
  */
 public record InstanceSnapshot(String epoch, long version, EntryStore.Exported store, List<ClientSnapshot> clients,
-    List<FailureSnapshot> failures) implements JsonSerializable {
+    List<FailureSnapshot> failures, List<ActionSnapshot> actions) implements JsonSerializable {
 
   /** A snapshot without failures. */
   public InstanceSnapshot(String epoch, long version, EntryStore.Exported store, List<ClientSnapshot> clients) {
-    this(epoch, version, store, clients, List.of());
+    this(epoch, version, store, clients, List.of(), List.of());
   }
+
+  /** A snapshot without outstanding actions. */
+  public InstanceSnapshot(String epoch, long version, EntryStore.Exported store, List<ClientSnapshot> clients,
+      List<FailureSnapshot> failures) {
+    this(epoch, version, store, clients, failures, List.of());
+  }
+
+  /**
+   * An enqueued or scheduled action not yet completed.
+   *
+   * @param id its id
+   * @param name the action
+   * @param input its input
+   * @param userId the user of the mutation that enqueued it, or {@code null}
+   * @param runAt when to run it (0: at once)
+   */
+  public record ActionSnapshot(String id, String name, com.fasterxml.jackson.databind.JsonNode input, String userId, long runAt) {}
 
   /**
    * One recent failed mutation of a client.

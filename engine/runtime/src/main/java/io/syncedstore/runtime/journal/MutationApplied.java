@@ -16,7 +16,10 @@ import java.util.List;
  * @param userId the authenticated user, or {@code null}
  * @param timestamp the client's timestamp
  * @param writes the write set, applied in order at the event's version
- * @param actions actions enqueued by the mutator, to run after commit
+ * @param actions actions enqueued or scheduled by the mutator; the {@code i}-th has id
+ *     {@code EnqueuedAction.id(clientId, mutationId, i)}
+ * @param cancelledActions ids of scheduled actions the mutator cancelled ({@code null} in events
+ *     written before scheduling existed)
  */
 public record MutationApplied(
     String clientGroupId,
@@ -27,4 +30,12 @@ public record MutationApplied(
     String userId,
     long timestamp,
     List<Write> writes,
-    List<EnqueuedAction> actions) implements InstanceEvent {}
+    List<EnqueuedAction> actions,
+    List<String> cancelledActions) implements InstanceEvent {
+
+  /** An event that cancels nothing. */
+  public MutationApplied(String clientGroupId, String clientId, long mutationId, String name, JsonNode args, String userId,
+      long timestamp, List<Write> writes, List<EnqueuedAction> actions) {
+    this(clientGroupId, clientId, mutationId, name, args, userId, timestamp, writes, actions, List.of());
+  }
+}
