@@ -27,6 +27,9 @@ public interface ActionContext {
   /** @return the user who called the action, empty for an anonymous caller or a system call */
   Optional<String> userId();
 
+  /** @return the server's platform services ({@code env.get}, {@code http.fetch}, {@code blob.put}, {@code blob.get}) */
+  Platform platform();
+
   /** @return the app's name */
   String appName();
 

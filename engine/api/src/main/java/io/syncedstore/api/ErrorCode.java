@@ -59,6 +59,12 @@ public enum ErrorCode {
   ACTION_FAILED,
   /** The action ran longer than its timeout and was abandoned; what it wrote through {@code ctx.mutate} before stays applied. */
   ACTION_TIMEOUT,
+  /** An action called a platform service the server does not have. */
+  UNKNOWN_SERVICE,
+  /** The server's configuration does not allow this platform call (an env variable or HTTP host off its allowlist, a blob over the size limit). */
+  SERVICE_REFUSED,
+  /** A platform service failed (an HTTP request that could not complete, a response over the size limit, a blob not found). */
+  SERVICE_FAILED,
   /** A bug on the server; the message says no more than that. Nothing was acknowledged. */
   INTERNAL
 }

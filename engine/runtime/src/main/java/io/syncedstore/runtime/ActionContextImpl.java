@@ -59,6 +59,26 @@ final class ActionContextImpl implements ActionContext {
   }
 
   @Override
+  public io.syncedstore.api.Platform platform() {
+    return (service, input) -> {
+      JsonNode json = input instanceof JsonNode node ? node.deepCopy()
+          : Values.toJson(input, start.app().limits().maxJsonDepth(), "input of " + service);
+      var s = io.syncedstore.runtime.platform.PlatformServices.get(system).service(service);
+      try {
+        JsonNode out = s.call(new io.syncedstore.api.PlatformService.Call(service, start.app().name(), start.instanceId(), start.userId(), json));
+        return out == null ? com.fasterxml.jackson.databind.node.NullNode.getInstance() : out;
+      } catch (SyncException e) {
+        throw e;
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new SyncException(ErrorCode.ACTION_TIMEOUT, service + " was interrupted: the action was abandoned");
+      } catch (Exception e) {
+        throw new SyncException(ErrorCode.SERVICE_FAILED, service + " failed: " + e);
+      }
+    };
+  }
+
+  @Override
   public String appName() {
     return start.app().name();
   }

@@ -12,6 +12,7 @@ import io.syncedstore.client.impl.SyncClientImpl;
 import io.syncedstore.gateway.Main;
 import io.syncedstore.gateway.SyncServer;
 import io.syncedstore.persistence.SyncConfig;
+import io.syncedstore.runtime.platform.PlatformServices;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -64,6 +65,7 @@ public final class SyncTestKit implements AutoCloseable {
   private final Duration timeout;
   private final Map<String, Object> serverConfig;
   private final List<Tracked> clients = new CopyOnWriteArrayList<>();
+  private final Map<String, io.syncedstore.api.PlatformService> services = new java.util.concurrent.ConcurrentHashMap<>();
   private final AtomicInteger storageDirs = new AtomicInteger();
   private SyncServer server;
   private int port;
@@ -107,7 +109,23 @@ public final class SyncTestKit implements AutoCloseable {
         "synced-store.data-dir", dir.resolve("server").toString(),
         "synced-store.auth.provider", "dev"));
     config.putAll(serverConfig);
-    return SyncServer.start(SyncConfig.load(ConfigFactory.parseMap(config), Main.GATEWAY_DEFAULTS), apps);
+    SyncServer started = SyncServer.start(SyncConfig.load(ConfigFactory.parseMap(config), Main.GATEWAY_DEFAULTS), apps);
+    services.forEach((name, service) -> PlatformServices.get(started.engine().system()).register(name, service));
+    return started;
+  }
+
+  /**
+   * Replaces (or adds) platform service {@code name} on the server, now and after every restart:
+   * how a test stubs {@code http.fetch}.
+   *
+   * @param name the service's name, e.g. {@code http.fetch}
+   * @param service what actions get when they call it
+   */
+  public synchronized void registerService(String name, io.syncedstore.api.PlatformService service) {
+    services.put(name, service);
+    if (server != null) {
+      PlatformServices.get(server.engine().system()).register(name, service);
+    }
   }
 
   // ---- server ----------------------------------------------------------------------------
