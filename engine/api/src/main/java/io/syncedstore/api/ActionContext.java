@@ -30,6 +30,14 @@ public interface ActionContext {
   /** @return the server's platform services ({@code env.get}, {@code http.fetch}, {@code blob.put}, {@code blob.get}) */
   Platform platform();
 
+  /**
+   * @param app the app of the other instance (this app's name for a sibling instance)
+   * @param instanceId the other instance
+   * @return that instance, for mutations and actions; calls to another app must be allowed by
+   *     {@code synced-store.actions.external-calls} on the server
+   */
+  ExternalInstance external(String app, String instanceId);
+
   /** @return the app's name */
   String appName();
 

@@ -59,6 +59,8 @@ public enum ErrorCode {
   ACTION_FAILED,
   /** The action ran longer than its timeout and was abandoned; what it wrote through {@code ctx.mutate} before stays applied. */
   ACTION_TIMEOUT,
+  /** An action called another app's instance, which that app does not accept calls from ({@code synced-store.actions.external-calls}). */
+  CALL_NOT_ALLOWED,
   /** An action called a platform service the server does not have. */
   UNKNOWN_SERVICE,
   /** The server's configuration does not allow this platform call (an env variable or HTTP host off its allowlist, a blob over the size limit). */

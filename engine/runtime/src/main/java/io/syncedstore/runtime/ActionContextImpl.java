@@ -12,6 +12,7 @@ import io.syncedstore.api.Values;
 import io.syncedstore.api.store.Row;
 import io.syncedstore.api.store.Scans;
 import io.syncedstore.api.store.TableAddress;
+import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.ExecutionException;
@@ -79,6 +80,49 @@ final class ActionContextImpl implements ActionContext {
   }
 
   @Override
+  public io.syncedstore.api.ExternalInstance external(String appName, String otherInstance) {
+    InstanceDirectory directory = InstanceDirectory.get(system);
+    var target = directory.app(appName).orElseThrow(() -> new SyncException(ErrorCode.NOT_FOUND,
+        "the server has no app '" + appName + "'"));
+    InstanceId id = new InstanceId(appName, otherInstance);
+    String caller = start.app().name();
+    if (!caller.equals(appName) && !ExternalCalls.allowed(system.settings().config(), caller, appName)) {
+      throw new SyncException(ErrorCode.CALL_NOT_ALLOWED, "app '" + appName + "' does not accept calls from app '" + caller
+          + "'; list it in synced-store.actions.external-calls." + appName);
+    }
+    return new io.syncedstore.api.ExternalInstance() {
+      @Override
+      public void mutate(String name, Object input) {
+        JsonNode args = Values.toJson(input, target.limits().maxJsonDepth(), "input of " + name);
+        AppInstance.PushResult result = await(directory.<org.apache.pekko.pattern.StatusReply<AppInstance.PushResult>>ask(id,
+            replyTo -> new AppInstance.ActionMutate(start.userId(), name, args, replyTo), start.askTimeout())
+            .thenApply(ActionContextImpl::valueOrThrow));
+        AppInstance.MutationResult r = result.results().get(0);
+        if ("failed".equals(r.status())) {
+          throw new SyncException(r.code(), r.message());
+        }
+      }
+
+      @Override
+      public JsonNode action(String name, Object input) {
+        JsonNode args = Values.toJson(input, target.limits().maxJsonDepth(), "input of action " + name);
+        // The other instance answers every call itself (its own timeout included); wait that long and a bit.
+        Duration wait = start.askTimeout().plus(system.settings().config().getDuration("synced-store.actions.timeout")).multipliedBy(2);
+        return await(directory.<org.apache.pekko.pattern.StatusReply<JsonNode>>ask(id,
+            replyTo -> new AppInstance.RunAction(start.userId(), name, args, replyTo), wait)
+            .thenApply(ActionContextImpl::valueOrThrow), wait);
+      }
+    };
+  }
+
+  private static <T> T valueOrThrow(org.apache.pekko.pattern.StatusReply<T> reply) {
+    if (reply.isError()) {
+      throw InstanceErrors.unwrap(reply.getError());
+    }
+    return reply.getValue();
+  }
+
+  @Override
   public String appName() {
     return start.app().name();
   }
@@ -120,8 +164,12 @@ final class ActionContextImpl implements ActionContext {
   }
 
   private <R> R await(java.util.concurrent.CompletionStage<R> stage) {
+    return await(stage, start.askTimeout());
+  }
+
+  private <R> R await(java.util.concurrent.CompletionStage<R> stage, Duration timeout) {
     try {
-      return stage.toCompletableFuture().get(start.askTimeout().toMillis() + 1000, TimeUnit.MILLISECONDS);
+      return stage.toCompletableFuture().get(timeout.toMillis() + 1000, TimeUnit.MILLISECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new SyncException(ErrorCode.ACTION_TIMEOUT, "action " + start.action().name() + " was abandoned");

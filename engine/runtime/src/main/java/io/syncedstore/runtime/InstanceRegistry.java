@@ -65,7 +65,10 @@ public final class InstanceRegistry extends AbstractBehavior<InstanceRegistry.Co
 
   /** @return a registry serving {@code apps} whose instances delete old snapshots with {@code pruner} */
   public static Behavior<Command> create(Map<String, AppDefinition> apps, RuntimeSettings settings, SnapshotPruner pruner) {
-    return Behaviors.setup(context -> Behaviors.withTimers(timers -> new InstanceRegistry(context, timers, apps, settings, pruner)));
+    return Behaviors.setup(context -> {
+      InstanceDirectory.get(context.getSystem()).serve(apps, context.getSelf());
+      return Behaviors.withTimers(timers -> new InstanceRegistry(context, timers, apps, settings, pruner));
+    });
   }
 
   private final Map<String, AppDefinition> apps;

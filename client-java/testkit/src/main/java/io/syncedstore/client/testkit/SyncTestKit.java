@@ -57,6 +57,14 @@ public final class SyncTestKit implements AutoCloseable {
   /** The instance clients connect to unless the test names another. */
   public static final String DEFAULT_INSTANCE = "test";
 
+  /** JSON equality where numbers compare by value: 42 written as an int equals an expected 42L. */
+  private static final Comparator<JsonNode> SAME_JSON = (a, b) -> {
+    if (a.isNumber() && b.isNumber()) {
+      return a.decimalValue().compareTo(b.decimalValue());
+    }
+    return a.equals(b) ? 0 : 1;
+  };
+
   private record Tracked(SyncClientImpl client, String userId, String instanceId) {}
 
   private final List<AppDefinition> apps;
@@ -289,7 +297,7 @@ public final class SyncTestKit implements AutoCloseable {
 
   /**
    * Waits until the value of {@code key} equals {@code expected} (compared as JSON, so a record
-   * and the map of its fields are equal).
+   * and the map of its fields are equal, and numbers by value: {@code 42} and {@code 42L} are equal).
    *
    * @param client the client
    * @param table the table
@@ -298,7 +306,8 @@ public final class SyncTestKit implements AutoCloseable {
    */
   public void waitForValue(SyncClient client, String table, String key, Object expected) {
     JsonNode want = Values.toJson(expected, 64, "expected value");
-    waitUntil(client, table + "/" + key + " to be " + want, tx -> tx.table(table).get(key).map(want::equals).orElse(false), table);
+    waitUntil(client, table + "/" + key + " to be " + want, tx -> tx.table(table).get(key).map(v -> v.equals(SAME_JSON, want))
+        .orElse(false), table);
   }
 
   /**
