@@ -80,7 +80,8 @@ public final class SyncClientImpl implements SyncClient {
     final String id;
     final String name;
     final JsonNode args;
-    final long waitFor;
+    /** Sent once no pending mutation has an id up to this one. */
+    long waitFor;
     final CompletableFuture<JsonNode> result = new CompletableFuture<>();
     Connection sentOn;
 
@@ -888,6 +889,12 @@ public final class SyncClientImpl implements SyncClient {
       pending.put(renumbered.id(), new Pending(renumbered, p.confirmed()));
     }
     nextMutationId = pending.lastKey() + 1;
+    long firstMoved = moved.get(0).request().id();
+    for (PendingAction a : actions.values()) {
+      if (a.sentOn == null && a.waitFor >= firstMoved) {
+        a.waitFor += shift; // it still waits for the same mutations, under their new ids
+      }
+    }
     LOG.log(System.Logger.Level.INFO, "client {0}: the server already has mutations up to {1}; {2} pending mutations renumbered",
         clientId, serverLastId, moved.size());
   }

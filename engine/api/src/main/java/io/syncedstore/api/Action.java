@@ -14,7 +14,10 @@ public interface Action<I, O> {
    * @param ctx reads, writes through mutators, the caller
    * @param input the validated input
    * @return the output, serialized to the caller
-   * @throws Exception anything: the caller gets {@link ErrorCode#ACTION_FAILED} with its message
+   * @throws Exception anything: the caller gets {@link ErrorCode#ACTION_FAILED} with its message,
+   *     except a {@link SyncException}, which reaches the caller with its own code (so an action
+   *     can refuse with, say, {@code UNAUTHORIZED}; an uncaught failure of {@code ctx.mutate}
+   *     arrives as that mutation's code)
    */
   O run(ActionContext ctx, I input) throws Exception;
 }

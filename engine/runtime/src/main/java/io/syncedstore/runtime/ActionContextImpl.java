@@ -95,7 +95,7 @@ final class ActionContextImpl implements ActionContext {
       public void mutate(String name, Object input) {
         JsonNode args = Values.toJson(input, target.limits().maxJsonDepth(), "input of " + name);
         AppInstance.PushResult result = await(directory.<org.apache.pekko.pattern.StatusReply<AppInstance.PushResult>>ask(id,
-            replyTo -> new AppInstance.ActionMutate(start.userId(), name, args, replyTo), start.askTimeout())
+            replyTo -> new AppInstance.ActionMutate(-1, start.userId(), name, args, replyTo), start.askTimeout())
             .thenApply(ActionContextImpl::valueOrThrow));
         AppInstance.MutationResult r = result.results().get(0);
         if ("failed".equals(r.status())) {
@@ -136,7 +136,8 @@ final class ActionContextImpl implements ActionContext {
   public void mutate(String name, Object input) {
     JsonNode args = Values.toJson(input, start.app().limits().maxJsonDepth(), "input of " + name);
     AppInstance.PushResult result = await(AskPattern.<AppInstance.Command, org.apache.pekko.pattern.StatusReply<AppInstance.PushResult>>ask(
-        start.instance(), replyTo -> new AppInstance.ActionMutate(start.userId(), name, args, replyTo), start.askTimeout(),
+        start.instance(), replyTo -> new AppInstance.ActionMutate(start.invocationId(), start.userId(), name, args, replyTo),
+        start.askTimeout(),
         system.scheduler()).thenApply(reply -> {
           if (reply.isError()) {
             throw InstanceErrors.unwrap(reply.getError());

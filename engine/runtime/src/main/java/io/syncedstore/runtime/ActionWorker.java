@@ -8,18 +8,20 @@ import io.syncedstore.api.ErrorCode;
 import io.syncedstore.api.SyncException;
 import io.syncedstore.api.Values;
 import java.time.Duration;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executor;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.DispatcherSelector;
 import org.apache.pekko.actor.typed.PostStop;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 
 /**
- * Runs one action invocation: a child of its {@link AppInstance}, spawned on the actions'
- * blocking dispatcher ({@link ActionSettings#DISPATCHER}). The action's code runs on a thread of
- * that dispatcher, never on the instance's; its result (or what it threw) goes back to the
+ * Runs one action invocation: a child of its {@link AppInstance}. The action's code runs on a
+ * thread of the actions' blocking pool ({@link ActionSettings#DISPATCHER}), never on the
+ * instance's, while the worker actor itself stays on the default dispatcher; its result (or what it threw) goes back to the
  * instance as {@link AppInstance.ActionDone}, and the worker stops. The instance owns the timeout
  * and the caller's reply: when it stops a worker (timeout, instance stopping), the worker
  * interrupts the thread still running the action.
@@ -51,10 +53,16 @@ final class ActionWorker {
     return Behaviors.setup(context -> {
       Object lock = new Object();
       Thread[] runner = new Thread[1];
+      boolean[] abandoned = new boolean[1];
       ActionContextImpl ctx = new ActionContextImpl(start, context.getSystem());
-      Executor executor = context.getExecutionContext();
+      // The worker itself runs on the default dispatcher, so that it can always stop (and interrupt
+      // the action) even when every thread of the actions' pool is busy.
+      Executor executor = context.getSystem().dispatchers().lookup(DispatcherSelector.fromConfig(ActionSettings.DISPATCHER));
       CompletableFuture<JsonNode> result = CompletableFuture.supplyAsync(() -> {
         synchronized (lock) {
+          if (abandoned[0]) {
+            throw new CancellationException("abandoned before it started"); // the caller was already told
+          }
           runner[0] = Thread.currentThread();
         }
         try {
@@ -74,6 +82,7 @@ final class ActionWorker {
           })
           .onSignal(PostStop.class, s -> {
             synchronized (lock) {
+              abandoned[0] = true; // a task that has not started yet never will
               if (runner[0] != null) {
                 runner[0].interrupt(); // abandoned (timeout or the instance stopping): let blocking I/O give up
               }

@@ -127,8 +127,13 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
   /** A worker reads the state: {@code read} runs on the instance's thread (local only, never serialized). */
   record ActionRead(Function<InstanceState, Object> read, ActorRef<Object> replyTo) implements Command {}
 
-  /** A worker's {@code ctx.mutate}: applied as a mutation of the server's own client, attributed to {@code userId}. */
-  record ActionMutate(String userId, String name, JsonNode args, ActorRef<StatusReply<PushResult>> replyTo) implements Command {}
+  /**
+   * A worker's {@code ctx.mutate}: applied as a mutation of the server's own client, attributed to
+   * {@code userId}. From this instance's own worker {@code invocationId} names it, and the write is
+   * refused once that invocation was given up (timed out); from another instance it is -1.
+   */
+  record ActionMutate(long invocationId, String userId, String name, JsonNode args, ActorRef<StatusReply<PushResult>> replyTo)
+      implements Command {}
 
   /** A worker finished: {@code error == null} means success. */
   record ActionDone(long invocationId, JsonNode output, SyncException error) implements Command {}
@@ -701,8 +706,7 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
       long invocation = ++actionsStarted;
       ActionWorker.Start start = new ActionWorker.Start(invocation, context.getSelf(), app, id.instanceId(), def, input,
           run.userId(), settings.askTimeout());
-      ActorRef<ActionWorker.Command> worker = context.spawn(ActionWorker.create(start), "action-" + invocation,
-          org.apache.pekko.actor.typed.DispatcherSelector.fromConfig(ActionSettings.DISPATCHER));
+      ActorRef<ActionWorker.Command> worker = context.spawn(ActionWorker.create(start), "action-" + invocation);
       context.watchWith(worker, new WorkerStopped(invocation));
       var timeout = context.scheduleOnce(settings.actions().timeout(), context.getSelf(), new ActionTimedOut(invocation));
       runningActions.put(invocation, new RunningAction(run.systemId(), worker, run.replyTo(), timeout));
@@ -797,6 +801,10 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
   }
 
   private ReplyEffect<InstanceEvent, InstanceState> onActionMutate(InstanceState state, ActionMutate m) {
+    if (m.invocationId() >= 0 && !runningActions.containsKey(m.invocationId())) {
+      return Effect().reply(m.replyTo(), InstanceErrors.reply(ErrorCode.ACTION_TIMEOUT,
+          "the action was given up (it timed out, or the instance restarted); its ctx.mutate is refused"));
+    }
     if (queuedMutations + 1 > settings.maxPendingMutations()) {
       return Effect().reply(m.replyTo(), InstanceErrors.reply(ErrorCode.OVERLOADED,
           "instance " + id + " has " + queuedMutations + " mutations waiting to be persisted; retry later"));

@@ -20,7 +20,6 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -177,6 +176,19 @@ class ActionsTest {
       .action("mutateRejectedUncaught", Reject.class, String.class, (ctx, in) -> {
         ctx.mutate("reject", in);
         return "applied";
+      })
+      .action("stubborn", Id.class, String.class, (ctx, in) -> {
+        started.release();
+        while (true) { // ignores interrupts: keeps its pool thread until the test opens the gate
+          try {
+            if (gate.await(WAIT_SECONDS * 2, TimeUnit.SECONDS)) {
+              return "done " + in.id();
+            }
+            throw new IllegalStateException("the gate was never opened");
+          } catch (InterruptedException e) {
+            // deliberately ignored
+          }
+        }
       })
       .action("blocked", Id.class, String.class, (ctx, in) -> {
         started.release();
@@ -389,9 +401,6 @@ class ActionsTest {
   }
 
   @Test
-  @Disabled("BUG (SyncClientImpl.java:876-889 renumberPendingAbove vs :421/:442): renumbering the pending mutations of a"
-      + " reused client id leaves each waiting action's waitFor on the old ids, so the call goes out before those"
-      + " mutations are pushed; with outbound held after connecting, the action reads 5, not 8")
   void aReusedClientIdStillSendsTheCallAfterItsRenumberedMutations() throws Exception {
     try (SyncTestKit kit = SyncTestKit.start(APP)) {
       SyncClient first = kit.createClient("alice", b -> b.clientId("fixed").clientGroupId("g"));
@@ -418,24 +427,18 @@ class ActionsTest {
   }
 
   @Test
-  @Disabled("CONTRACT MISMATCH (ActionWorker.java:113 vs Action.java:17): a SyncException escaping the action reaches the"
-      + " caller with its own code (here MUTATOR_FAILED from ctx.mutate; INVALID_INPUT, UNKNOWN_TABLE, TIMEOUT alike),"
-      + " while Action#run documents ACTION_FAILED for anything thrown")
-  void anActionThatLetsASyncExceptionEscapeFailsWithActionFailed() throws Exception {
+  void aSyncExceptionEscapingTheActionReachesTheCallerWithItsOwnCode() throws Exception {
     try (SyncTestKit kit = SyncTestKit.start(APP)) {
       SyncClient alice = kit.createClient("alice");
       SyncException e = failure(alice.action("mutateRejectedUncaught", new Reject("k"), String.class));
-      assertEquals(ErrorCode.ACTION_FAILED, e.code(), "Action#run: anything thrown gives the caller ACTION_FAILED; got "
+      assertEquals(ErrorCode.MUTATOR_FAILED, e.code(), "Action#run: a SyncException keeps its code; got "
           + e.code() + ": " + e.getMessage());
     }
   }
 
-  // ---- known bugs: disabled until fixed (see each reason) ----------------------------------
+  // ---- found by review, fixed ----------------------------------------------------------
 
   @Test
-  @Disabled("BUG (ActionWorker.java:55 + AppInstance.startWaitingActions, the spawn on ActionSettings.DISPATCHER): the worker actor runs on the same pool as the blocking"
-      + " action, so when every thread of synced-store.actions.dispatcher runs an action, a timed-out worker's PostStop"
-      + " never gets a thread and the action is never interrupted (nor can new workers start) until one ends by itself")
   void timedOutActionsAreInterruptedEvenWhenEveryActionThreadIsBusy() throws Exception {
     interrupted = new CountDownLatch(2);
     try (SyncTestKit kit = SyncTestKit.builder(APP)
@@ -452,9 +455,6 @@ class ActionsTest {
   }
 
   @Test
-  @Disabled("BUG (ActionWorker.java:56-81): a worker stopped (timeout) before its task got a thread of the pool never"
-      + " marks the invocation abandoned: PostStop finds no runner to interrupt, and the task runs in full later,"
-      + " writing through ctx.mutate after the caller was told ACTION_TIMEOUT")
   void anActionAbandonedBeforeItStartedNeverRuns() throws Exception {
     gate = new CountDownLatch(1);
     started = new Semaphore(0);
@@ -463,8 +463,9 @@ class ActionsTest {
         .serverSetting("synced-store.actions.dispatcher.thread-pool-executor.fixed-pool-size", 2)
         .start()) {
       SyncClient alice = kit.createClient("alice");
-      CompletableFuture<JsonNode> b1 = alice.action("blocked", new Id("1"));
-      CompletableFuture<JsonNode> b2 = alice.action("blocked", new Id("2"));
+      // Both pool threads stay busy past every timeout below (these two ignore their interrupts).
+      CompletableFuture<JsonNode> b1 = alice.action("stubborn", new Id("1"));
+      CompletableFuture<JsonNode> b2 = alice.action("stubborn", new Id("2"));
       assertTrue(started.tryAcquire(2, WAIT_SECONDS, TimeUnit.SECONDS), "both threads of the pool are busy");
       CompletableFuture<JsonNode> late = alice.action("bump", new Id("late")); // no thread: it cannot start
       failure(late, ErrorCode.ACTION_TIMEOUT);
