@@ -133,6 +133,12 @@ public final class SyncEngine implements AutoCloseable {
     return ask(id, replyTo -> new AppInstance.Connect(clientGroupId, clientId, userId, cookie, schemaVersion, socket, replyTo));
   }
 
+  /** @return what instance {@code id}'s actions are doing (starting the instance if needed) */
+  public CompletionStage<AppInstance.ActionStatus> actionStatus(InstanceId id) {
+    return AskPattern.ask(system, replyTo -> new InstanceRegistry.Deliver(id, new AppInstance.GetActionStatus(replyTo)),
+        settings.askTimeout(), system.scheduler());
+  }
+
   /** @return the counters of every session connected to instance {@code id} (starting the instance if needed) */
   public CompletionStage<List<ClientSession.Stats>> sessionStats(InstanceId id) {
     CompletionStage<List<ActorRef<ClientSession.Command>>> sessions = AskPattern.ask(system,

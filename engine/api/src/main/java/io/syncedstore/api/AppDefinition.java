@@ -33,10 +33,38 @@ public final class AppDefinition {
   private AppDefinition(Builder b, Limits limits) {
     this.name = b.name;
     this.schemaVersion = b.schemaVersion;
-    this.tables = Collections.unmodifiableMap(new LinkedHashMap<>(b.tables));
-    this.mutators = Collections.unmodifiableMap(new LinkedHashMap<>(b.mutators));
-    this.actions = Collections.unmodifiableMap(new LinkedHashMap<>(b.actions));
+    Map<String, TableDefinition> allTables = new LinkedHashMap<>(b.tables);
+    Map<String, MutatorDefinition<?>> allMutators = new LinkedHashMap<>(b.mutators);
+    Map<String, ActionDefinition<?, ?>> allActions = new LinkedHashMap<>(b.actions);
+    addSystemParts(allTables, allMutators, allActions);
+    this.tables = Collections.unmodifiableMap(allTables);
+    this.mutators = Collections.unmodifiableMap(allMutators);
+    this.actions = Collections.unmodifiableMap(allActions);
     this.limits = limits;
+  }
+
+  /**
+   * Every app has the activity system table ({@link Activity#TABLE}, readable by each user in
+   * their private tier, written by {@code notifyActivity}), the mutator {@link Activity#MARK_READ}
+   * and the action {@link Activity#NOTIFY_ACTION}. Their names start with {@code $}, which app
+   * names cannot.
+   */
+  private static void addSystemParts(Map<String, TableDefinition> tables, Map<String, MutatorDefinition<?>> mutators,
+      Map<String, ActionDefinition<?, ?>> actions) {
+    tables.putIfAbsent(Activity.TABLE, new TableDefinition(Activity.TABLE, Activity.State.class, Map.of()));
+    mutators.putIfAbsent(Activity.MARK_READ, new MutatorDefinition<>(Activity.MARK_READ, com.fasterxml.jackson.databind.JsonNode.class,
+        (ctx, in) -> {
+          String user = ctx.userId().orElseThrow(() -> new SyncException(ErrorCode.TIER_VIOLATION, "anonymous clients have no activity"));
+          Table activity = ctx.privateOfUser(user).table(Activity.TABLE);
+          activity.get(Activity.KEY, Activity.State.class).ifPresent(a ->
+              activity.set(Activity.KEY, new Activity.State(a.preview(), a.previewTimestamp(), 0)));
+        }));
+    actions.putIfAbsent(Activity.NOTIFY_ACTION, new ActionDefinition<>(Activity.NOTIFY_ACTION, Activity.PushRequest.class, Void.class,
+        (ctx, in) -> {
+          ctx.platform().call("notify.push", new java.util.LinkedHashMap<>(Map.of("title", in.title(), "body", in.body(),
+              "recipients", in.recipients(), "app", ctx.appName(), "instanceId", ctx.instanceId())));
+          return null;
+        }));
   }
 
   /** @return a builder for an app called {@code name} (letters, digits, {@code _}, {@code -}; starts with a letter) */

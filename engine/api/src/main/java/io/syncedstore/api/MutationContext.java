@@ -36,6 +36,17 @@ public interface MutationContext {
   boolean isServer();
 
   /**
+   * Records an activity for its target users (server pass only; a no-op on the client): each
+   * target's activity row ({@link Activity#TABLE} in their private tier, which only they sync)
+   * gets the preview and, with {@code markUnread}, one more unread; a push request, if any, is
+   * enqueued (durably, like {@link #enqueueAction}) for the server's notification sink. The caller
+   * is neither counted nor pushed unless {@code includeCaller}.
+   *
+   * @param activity what happened and for whom
+   */
+  void notifyActivity(Activity activity);
+
+  /**
    * Asks the server to run action {@code name} with {@code input} once this mutation is
    * committed, as the mutation's user. Durable: the request is part of the mutation's persisted
    * event and its completion is persisted too; after a crash every action whose completion was not

@@ -124,6 +124,28 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
   public record RunAction(String userId, String name, JsonNode input, ActorRef<StatusReply<JsonNode>> replyTo)
       implements Command {}
 
+  /**
+   * Report the instance's actions, for tests and operators.
+   *
+   * @param replyTo gets the {@link ActionStatus}
+   */
+  public record GetActionStatus(ActorRef<ActionStatus> replyTo) implements Command {}
+
+  /**
+   * An instance's actions.
+   *
+   * @param running invocations running
+   * @param waiting calls and enqueued actions waiting for a slot
+   * @param outstandingDue enqueued or scheduled actions due now whose completion is not recorded
+   * @param scheduledLater scheduled actions not yet due
+   */
+  public record ActionStatus(int running, int waiting, int outstandingDue, int scheduledLater) implements JsonSerializable {
+    /** @return whether nothing runs, waits or is due */
+    public boolean idle() {
+      return running == 0 && waiting == 0 && outstandingDue == 0;
+    }
+  }
+
   /** A worker reads the state: {@code read} runs on the instance's thread (local only, never serialized). */
   record ActionRead(Function<InstanceState, Object> read, ActorRef<Object> replyTo) implements Command {}
 
@@ -294,6 +316,20 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
         })
         .onCommand(Passivate.class, this::onPassivate)
         .onCommand(RunAction.class, this::onRunAction)
+        .onCommand(GetActionStatus.class, (state, g) -> {
+          long now = System.currentTimeMillis();
+          int due = 0;
+          int later = 0;
+          for (InstanceState.OutstandingAction a : state.outstandingActions()) {
+            if (a.runAt() <= now) {
+              due++;
+            } else {
+              later++;
+            }
+          }
+          g.replyTo().tell(new ActionStatus(runningActions.size(), waitingActions.size(), due, later));
+          return Effect().noReply();
+        })
         .onCommand(ActionRead.class, (state, r) -> {
           r.replyTo().tell(r.read().apply(state));
           return Effect().noReply();

@@ -65,7 +65,7 @@ public final class SyncTestKit implements AutoCloseable {
     return a.equals(b) ? 0 : 1;
   };
 
-  private record Tracked(SyncClientImpl client, String userId, String instanceId) {}
+  private record Tracked(SyncClientImpl client, String userId, String appName, String instanceId) {}
 
   private final List<AppDefinition> apps;
   private final Path dir;
@@ -207,7 +207,7 @@ public final class SyncTestKit implements AutoCloseable {
     customize.accept(b);
     SyncOptions options = b.build();
     SyncClientImpl client = (SyncClientImpl) SyncClient.connect(options);
-    clients.add(new Tracked(client, userId, options.instanceId()));
+    clients.add(new Tracked(client, userId, options.app().name(), options.instanceId()));
     return client;
   }
 
@@ -341,13 +341,15 @@ public final class SyncTestKit implements AutoCloseable {
   }
 
   /**
-   * Waits until every open client of the kit is connected, has nothing pending, and has the
-   * same confirmed state as every other client of its instance: the point where every mutation
-   * made so far has been applied by the server and seen by everyone. A stopped client fails the
-   * wait at once.
+   * Waits until every open client of the kit is connected, has nothing pending, and holds
+   * everything the server has for it: the point where every mutation made so far has been applied
+   * by the server and seen by every client that may see it. (Clients need not share a cookie: a
+   * commit that holds nothing a client may see, such as another user's private row, sends it no
+   * poke.) The kit asks the server, as a pull from each client's cookie, whether anything is
+   * missing. A stopped client fails the wait at once.
    */
   public void waitForAllClients() {
-    waitFor("all clients to be online, with nothing pending and the same state", () -> {
+    waitFor("all clients to be online, with nothing pending and nothing missing", () -> {
       List<Tracked> open = open();
       for (Tracked t : open) {
         if (t.client().connectionStatus() == ConnectionStatus.STOPPED) {
@@ -357,10 +359,71 @@ public final class SyncTestKit implements AutoCloseable {
           return false;
         }
       }
-      Map<String, List<String>> cookies = open.stream().collect(Collectors.groupingBy(Tracked::instanceId,
-          Collectors.mapping(t -> t.client().confirmedCookie(), Collectors.toList())));
-      return cookies.values().stream().allMatch(c -> c.stream().distinct().count() == 1);
+      for (Tracked t : open) {
+        if (!upToDate(t)) {
+          return false;
+        }
+      }
+      return true;
     }, this::allStates);
+  }
+
+  /** @return whether the server has nothing for {@code t} beyond its cookie: no rows, no confirmations */
+  private boolean upToDate(Tracked t) {
+    SyncServer s;
+    synchronized (this) {
+      s = server;
+    }
+    if (s == null) {
+      return false;
+    }
+    try {
+      var engine = s.engine();
+      var pull = engine.pull(engine.instanceId(t.appName(), t.instanceId()), t.client().clientGroupId(),
+          t.client().confirmedCookie(), t.userId()).toCompletableFuture().get(timeout.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+      // The same cookie: nothing was written since (this covers an instance nothing was ever written to).
+      return pull.cookie().equals(t.client().confirmedCookie())
+          || (!pull.reset() && pull.patch().isEmpty() && pull.lastMutationIdChanges().isEmpty());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
+    } catch (Exception e) {
+      return false; // the server is restarting: try again
+    }
+  }
+
+  /**
+   * Waits until no action runs, waits or is due on the instances of the kit's open clients, and
+   * then until all clients are up to date ({@link #waitForAllClients()}): enqueued actions have
+   * finished and their completion is recorded (a restart now does not run them again). Scheduled
+   * actions not yet due are not waited for.
+   */
+  public void waitForActions() {
+    waitFor("no action running, waiting or due", () -> {
+      SyncServer s;
+      synchronized (this) {
+        s = server;
+      }
+      if (s == null) {
+        return false;
+      }
+      for (Tracked t : open()) {
+        try {
+          var engine = s.engine();
+          if (!engine.actionStatus(engine.instanceId(t.appName(), t.instanceId())).toCompletableFuture()
+              .get(timeout.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS).idle()) {
+            return false;
+          }
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          return false;
+        } catch (Exception e) {
+          return false;
+        }
+      }
+      return true;
+    }, this::allStates);
+    waitForAllClients();
   }
 
   /**

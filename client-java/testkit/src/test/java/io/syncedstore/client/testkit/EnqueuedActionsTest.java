@@ -97,6 +97,7 @@ class EnqueuedActionsTest {
       kit.startServer();
       kit.waitForKeyExists(alice, "done", "crash"); // the reconnecting client starts the instance, which runs it again
       assertEquals(2, runs("crash"), "at least once: run again after the restart");
+      kit.waitForActions(); // its completion is recorded
       kit.restartServer();
       SyncClient bob = kit.createClient("bob");
       kit.waitForAllClients();

@@ -88,6 +88,28 @@ final class MutationContextImpl implements MutationContext {
   }
 
   @Override
+  public void notifyActivity(io.syncedstore.api.Activity activity) {
+    if (!isServer) {
+      return; // other users' rows are the server's to write; the client shows them after the poke
+    }
+    String caller = invocation.userId();
+    List<String> recipients = activity.targetUserIds().stream().distinct()
+        .filter(u -> activity.includeCaller() || !u.equals(caller)).toList();
+    for (String user : recipients) {
+      TableImpl rows = new TableImpl(definition(io.syncedstore.api.Activity.TABLE),
+          TableAddress.privateTable(user, io.syncedstore.api.Activity.TABLE), true);
+      long unread = rows.get(io.syncedstore.api.Activity.KEY, io.syncedstore.api.Activity.State.class)
+          .map(io.syncedstore.api.Activity.State::unreadCount).orElse(0L);
+      rows.set(io.syncedstore.api.Activity.KEY, new io.syncedstore.api.Activity.State(activity.preview(),
+          activity.previewTimestamp(), unread + (activity.markUnread() ? 1 : 0)));
+    }
+    if (activity.push() != null && !recipients.isEmpty()) {
+      addAction(io.syncedstore.api.Activity.NOTIFY_ACTION,
+          new io.syncedstore.api.Activity.PushRequest(activity.push().title(), activity.push().body(), recipients), 0);
+    }
+  }
+
+  @Override
   public String enqueueAction(String name, Object input) {
     return addAction(name, input, 0);
   }
@@ -135,10 +157,17 @@ final class MutationContextImpl implements MutationContext {
   private final class TableImpl implements Table {
     private final TableDefinition def;
     private final TableAddress address;
+    /** Written by the engine itself (activity rows): any user's private tier. */
+    private final boolean system;
 
     TableImpl(TableDefinition def, TableAddress address) {
+      this(def, address, false);
+    }
+
+    TableImpl(TableDefinition def, TableAddress address, boolean system) {
       this.def = def;
       this.address = address;
+      this.system = system;
     }
 
     /** The client never holds server-only rows, so it reads none (and drops its writes to them). */
@@ -227,6 +256,9 @@ final class MutationContextImpl implements MutationContext {
     }
 
     private void checkWritable() {
+      if (system) {
+        return;
+      }
       if (address.tier() == Tier.PRIVATE && !address.owner().equals(invocation.userId())) {
         throw new SyncException(ErrorCode.TIER_VIOLATION,
             "mutation " + invocation.name() + " may not write the private tier of another user ('" + address.owner() + "')");

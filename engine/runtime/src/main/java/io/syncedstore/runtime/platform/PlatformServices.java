@@ -14,7 +14,8 @@ import org.apache.pekko.actor.typed.ExtensionId;
 
 /**
  * The platform services of one server (an actor-system extension): the built-in {@code env.get},
- * {@code http.fetch}, {@code blob.put} and {@code blob.get}, configured under
+ * {@code http.fetch}, {@code blob.put}, {@code blob.get} and {@code notify.push} (the
+ * notification sink of {@code notifyActivity}), configured under
  * {@code synced-store.platform}, plus any an embedding registers. {@link #register} replaces a
  * service, which is how tests stub {@code http.fetch}. Thread-safe.
  */
@@ -47,6 +48,7 @@ public final class PlatformServices implements Extension {
     BlobStore blobs = new BlobStore(BlobStore.directory(config), c.getBytes("blob.max-bytes"));
     services.put("blob.put", blobs::put);
     services.put("blob.get", blobs::get);
+    services.put("notify.push", NotificationSinks.fromConfig(config));
   }
 
   /**
