@@ -33,39 +33,34 @@ public final class AppDefinition {
   private AppDefinition(Builder b, Limits limits) {
     this.name = b.name;
     this.schemaVersion = b.schemaVersion;
-    Map<String, TableDefinition> allTables = new LinkedHashMap<>(b.tables);
-    Map<String, MutatorDefinition<?>> allMutators = new LinkedHashMap<>(b.mutators);
-    Map<String, ActionDefinition<?, ?>> allActions = new LinkedHashMap<>(b.actions);
-    addSystemParts(allTables, allMutators, allActions);
-    this.tables = Collections.unmodifiableMap(allTables);
-    this.mutators = Collections.unmodifiableMap(allMutators);
-    this.actions = Collections.unmodifiableMap(allActions);
+    this.tables = Collections.unmodifiableMap(new LinkedHashMap<>(b.tables));
+    this.mutators = Collections.unmodifiableMap(new LinkedHashMap<>(b.mutators));
+    this.actions = Collections.unmodifiableMap(new LinkedHashMap<>(b.actions));
     this.limits = limits;
   }
 
   /**
-   * Every app has the activity system table ({@link Activity#TABLE}, readable by each user in
+   * Every app also has the activity system table ({@link Activity#TABLE}, readable by each user in
    * their private tier, written by {@code notifyActivity}), the mutator {@link Activity#MARK_READ}
    * and the action {@link Activity#NOTIFY_ACTION}. Their names start with {@code $}, which app
-   * names cannot.
+   * names cannot; {@link #table}, {@link #mutator} and {@link #action} find them, while
+   * {@link #tables}, {@link #mutators} and {@link #actions} list the app's own.
    */
-  private static void addSystemParts(Map<String, TableDefinition> tables, Map<String, MutatorDefinition<?>> mutators,
-      Map<String, ActionDefinition<?, ?>> actions) {
-    tables.putIfAbsent(Activity.TABLE, new TableDefinition(Activity.TABLE, Activity.State.class, Map.of()));
-    mutators.putIfAbsent(Activity.MARK_READ, new MutatorDefinition<>(Activity.MARK_READ, com.fasterxml.jackson.databind.JsonNode.class,
-        (ctx, in) -> {
-          String user = ctx.userId().orElseThrow(() -> new SyncException(ErrorCode.TIER_VIOLATION, "anonymous clients have no activity"));
-          Table activity = ctx.privateOfUser(user).table(Activity.TABLE);
-          activity.get(Activity.KEY, Activity.State.class).ifPresent(a ->
-              activity.set(Activity.KEY, new Activity.State(a.preview(), a.previewTimestamp(), 0)));
-        }));
-    actions.putIfAbsent(Activity.NOTIFY_ACTION, new ActionDefinition<>(Activity.NOTIFY_ACTION, Activity.PushRequest.class, Void.class,
-        (ctx, in) -> {
-          ctx.platform().call("notify.push", new java.util.LinkedHashMap<>(Map.of("title", in.title(), "body", in.body(),
-              "recipients", in.recipients(), "app", ctx.appName(), "instanceId", ctx.instanceId())));
-          return null;
-        }));
-  }
+  private static final Map<String, TableDefinition> SYSTEM_TABLES = Map.of(Activity.TABLE,
+      new TableDefinition(Activity.TABLE, Activity.State.class, Map.of()));
+  private static final Map<String, MutatorDefinition<?>> SYSTEM_MUTATORS = Map.of(Activity.MARK_READ,
+      new MutatorDefinition<>(Activity.MARK_READ, com.fasterxml.jackson.databind.JsonNode.class, (ctx, in) -> {
+        String user = ctx.userId().orElseThrow(() -> new SyncException(ErrorCode.TIER_VIOLATION, "anonymous clients have no activity"));
+        Table activity = ctx.privateOfUser(user).table(Activity.TABLE);
+        activity.get(Activity.KEY, Activity.State.class).ifPresent(a ->
+            activity.set(Activity.KEY, new Activity.State(a.preview(), a.previewTimestamp(), 0)));
+      }));
+  private static final Map<String, ActionDefinition<?, ?>> SYSTEM_ACTIONS = Map.of(Activity.NOTIFY_ACTION,
+      new ActionDefinition<>(Activity.NOTIFY_ACTION, Activity.PushRequest.class, Void.class, (ctx, in) -> {
+        ctx.platform().call("notify.push", new java.util.LinkedHashMap<>(Map.of("title", in.title(), "body", in.body(),
+            "recipients", in.recipients(), "app", ctx.appName(), "instanceId", ctx.instanceId())));
+        return null;
+      }));
 
   /** @return a builder for an app called {@code name} (letters, digits, {@code _}, {@code -}; starts with a letter) */
   public static Builder builder(String name) {
@@ -94,7 +89,8 @@ public final class AppDefinition {
 
   /** @return table {@code name}, if declared */
   public Optional<TableDefinition> table(String name) {
-    return Optional.ofNullable(tables.get(name));
+    TableDefinition t = tables.get(name);
+    return Optional.ofNullable(t != null ? t : SYSTEM_TABLES.get(name));
   }
 
   /** @return the mutators by name, in declaration order */
@@ -104,7 +100,8 @@ public final class AppDefinition {
 
   /** @return mutator {@code name}, if declared */
   public Optional<MutatorDefinition<?>> mutator(String name) {
-    return Optional.ofNullable(mutators.get(name));
+    MutatorDefinition<?> m = mutators.get(name);
+    return Optional.ofNullable(m != null ? m : SYSTEM_MUTATORS.get(name));
   }
 
   /** @return the actions by name, in declaration order */
@@ -114,7 +111,8 @@ public final class AppDefinition {
 
   /** @return action {@code name}, if declared */
   public Optional<ActionDefinition<?, ?>> action(String name) {
-    return Optional.ofNullable(actions.get(name));
+    ActionDefinition<?, ?> a = actions.get(name);
+    return Optional.ofNullable(a != null ? a : SYSTEM_ACTIONS.get(name));
   }
 
   /** @return the limits enforced on this app's mutations */
