@@ -60,3 +60,8 @@ CREATE TABLE IF NOT EXISTS public.durable_state (
     );
 CREATE INDEX IF NOT EXISTS state_tag_idx on public.durable_state (tag);
 CREATE INDEX IF NOT EXISTS state_global_offset_idx on public.durable_state (global_offset);
+
+CREATE TABLE IF NOT EXISTS synced_store_action_wakeups (
+    persistence_id VARCHAR(255) NOT NULL,
+    PRIMARY KEY(persistence_id)
+    );

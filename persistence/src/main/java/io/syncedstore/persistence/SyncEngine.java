@@ -5,6 +5,7 @@ import io.syncedstore.api.AppDefinition;
 import io.syncedstore.api.ErrorCode;
 import io.syncedstore.api.SyncException;
 import io.syncedstore.api.protocol.MutationRequest;
+import io.syncedstore.runtime.ActionWakeups;
 import io.syncedstore.runtime.AppInstance;
 import io.syncedstore.runtime.ClientSession;
 import io.syncedstore.runtime.InstanceErrors;
@@ -40,11 +41,14 @@ public final class SyncEngine implements AutoCloseable {
   private final RuntimeSettings settings;
 
   private final JdbcSnapshotPruner pruner;
+  private final JdbcActionWakeups wakeups;
 
   private SyncEngine(ActorSystem<InstanceRegistry.Command> system, Map<String, AppDefinition> apps, RuntimeSettings settings,
-      JdbcSnapshotPruner pruner) {
+      JdbcSnapshotPruner pruner,
+      JdbcActionWakeups wakeups) {
     this.system = system;
     this.pruner = pruner;
+    this.wakeups = wakeups;
     this.apps = apps;
     this.settings = settings;
   }
@@ -67,7 +71,31 @@ public final class SyncEngine implements AutoCloseable {
     RuntimeSettings settings = RuntimeSettings.from(config);
     JdbcSnapshotPruner pruner = new JdbcSnapshotPruner(config);
     ActorSystem<InstanceRegistry.Command> system = ActorSystem.create(InstanceRegistry.create(byName, settings, pruner), name, config);
-    return new SyncEngine(system, Map.copyOf(byName), settings, pruner);
+    JdbcActionWakeups wakeups = new JdbcActionWakeups(config);
+    ActionWakeups.get(system).install(wakeups);
+    wakeInstancesWithOutstandingActions(system, byName, wakeups);
+    return new SyncEngine(system, Map.copyOf(byName), settings, pruner, wakeups);
+  }
+
+  /**
+   * Starts every instance the wake-up list names, so that its enqueued and scheduled actions run
+   * after a restart even if no client comes back to it.
+   */
+  private static void wakeInstancesWithOutstandingActions(ActorSystem<InstanceRegistry.Command> system,
+      Map<String, AppDefinition> apps, JdbcActionWakeups wakeups) {
+    for (String persistenceId : wakeups.listed()) {
+      int bar = persistenceId.indexOf('|');
+      String app = bar < 0 ? "" : persistenceId.substring(0, bar);
+      if (!apps.containsKey(app)) {
+        continue; // an app this server does not serve (any more)
+      }
+      try {
+        InstanceId id = new InstanceId(app, persistenceId.substring(bar + 1));
+        system.tell(new InstanceRegistry.Deliver(id, new AppInstance.GetActionStatus(system.ignoreRef())));
+      } catch (SyncException e) {
+        // not an instance id: ignore the row
+      }
+    }
   }
 
   /** @return the actor system */
@@ -178,6 +206,7 @@ public final class SyncEngine implements AutoCloseable {
     try {
       system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
       pruner.close();
+      wakeups.close();
     } catch (TimeoutException e) {
       throw new IllegalStateException("the actor system did not terminate within 30 s", e);
     } catch (Exception e) {

@@ -277,6 +277,8 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
   private int waitingCalls;
   /** Enqueued actions queued or running in this incarnation: each runs once per incarnation. */
   private final java.util.Set<String> systemStarted = new java.util.HashSet<>();
+  /** Whether the wake-up list was last told that this instance has outstanding actions. */
+  private boolean listedForWakeup;
   /** Timers of scheduled actions not yet due. */
   private final Map<String, org.apache.pekko.actor.Cancellable> systemTimers = new HashMap<>();
   private long actionsStarted;
@@ -343,7 +345,10 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
         .onCommand(WorkerStopped.class, (state, w) -> finishAction(state, w.invocationId(), InstanceErrors.reply(
             ErrorCode.ACTION_FAILED, "the action's worker stopped unexpectedly"), false))
         .onCommand(CompleteAction.class, (state, c) -> Effect().persist((InstanceEvent) new ActionCompleted(c.actionId(), c.code(),
-            c.message())).thenRun(s2 -> systemStarted.remove(c.actionId())).thenNoReply())
+            c.message())).thenRun(s2 -> {
+              systemStarted.remove(c.actionId());
+              updateWakeup(s2);
+            }).thenNoReply())
         .onCommand(ActionDue.class, (state, due) -> {
           systemTimers.remove(due.actionId());
           submitSystemAction(state, due.actionId());
@@ -398,6 +403,8 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
           nextSnapshotSeqNr = lastSequenceNumber(context) + settings.snapshotInterval(state.store().liveRows());
           // At least once: whatever was enqueued or scheduled and not recorded as completed runs (again).
           List.copyOf(state.outstandingActions()).forEach(a -> scheduleSystemAction(state, a.id(), a.runAt()));
+          listedForWakeup = !state.outstandingActions().isEmpty();
+          ActionWakeups.get(context.getSystem()).set(id.persistenceId(), listedForWakeup); // also clears a stale entry
           context.getLog().info("instance [{}] recovered at version [{}] with [{}] entries in [{}] ms", id, state.version(),
               state.store().liveRows(), (System.nanoTime() - recoveryStartNanos) / 1_000_000);
         })
@@ -523,6 +530,7 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
       }
       replies.forEach(r -> r.accept(s));
       startEnqueuedActions(s, events);
+      updateWakeup(s);
     };
     var effect = events.isEmpty() ? Effect().none().thenRun(replyAll::accept) : Effect().persist(events).thenRun(replyAll::accept);
     return stop ? effect.thenStop().thenNoReply() : effect.thenNoReply();
@@ -771,7 +779,19 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
     }
     String systemId = running.systemId();
     return Effect().persist((InstanceEvent) new ActionCompleted(systemId, error == null ? null : error.code(),
-        error == null ? null : error.getMessage())).thenRun(s -> systemStarted.remove(systemId)).thenNoReply();
+        error == null ? null : error.getMessage())).thenRun(s -> {
+          systemStarted.remove(systemId);
+          updateWakeup(s);
+        }).thenNoReply();
+  }
+
+  /** Tells the wake-up list when this instance gains its first outstanding action or loses its last. */
+  private void updateWakeup(InstanceState state) {
+    boolean outstanding = !state.outstandingActions().isEmpty();
+    if (outstanding != listedForWakeup) {
+      listedForWakeup = outstanding;
+      ActionWakeups.get(context.getSystem()).set(id.persistenceId(), outstanding);
+    }
   }
 
   /** An enqueued action that cannot even start: recorded as failed through a message to self (persisting needs a command). */

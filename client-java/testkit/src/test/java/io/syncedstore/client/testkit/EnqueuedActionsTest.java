@@ -130,4 +130,16 @@ class EnqueuedActionsTest {
       assertEquals(0, runs("cancelled"));
     }
   }
+
+  @Test
+  void aRestartedServerRunsScheduledActionsOfInstancesNobodyTouches() {
+    try (SyncTestKit kit = SyncTestKit.start(APP)) {
+      SyncClient alice = kit.createClient("alice", b -> b.instanceId("quiet"));
+      alice.mutate("schedule", new Schedule("wake", 1000));
+      kit.waitForAllClients();
+      alice.close(); // nobody will touch instance "quiet" after the restart
+      kit.restartServer();
+      kit.waitFor("the scheduled action to run in the untouched instance", () -> runs("wake") == 1, () -> "runs " + runs("wake"));
+    }
+  }
 }
