@@ -65,7 +65,12 @@ public final class InstanceRoutes {
                         .thenApply(JsonResponses::ok)))),
                 path("pull", () -> entity(Unmarshaller.entityToString(), body ->
                     JsonResponses.respond(() -> pull(engine.instanceId(app, instance), auth.userOf(authorization), body)
-                        .thenApply(JsonResponses::ok))))))))))));
+                        .thenApply(JsonResponses::ok)))),
+                path(PathMatchers.segment("actions").slash(PathMatchers.segment()), action ->
+                    entity(Unmarshaller.entityToString(), body ->
+                        JsonResponses.respond(() -> engine.runAction(engine.instanceId(app, instance), auth.userOf(authorization),
+                                action, JsonResponses.parse(body, com.fasterxml.jackson.databind.JsonNode.class))
+                            .thenApply(out -> JsonResponses.ok(java.util.Collections.singletonMap("output", out))))))))))))));
   }
 
   private CompletionStage<AppInstance.PushResult> push(InstanceId id, String user, String body) {

@@ -68,7 +68,11 @@ final class JsonResponses {
 
   static StatusCode status(ErrorCode code) {
     return switch (code) {
-      case NOT_FOUND -> StatusCodes.NOT_FOUND;
+      case NOT_FOUND, UNKNOWN_ACTION -> StatusCodes.NOT_FOUND;
+      case CALL_NOT_ALLOWED, SERVICE_REFUSED -> StatusCodes.FORBIDDEN;
+      case ACTION_FAILED, UNKNOWN_SERVICE -> StatusCodes.INTERNAL_SERVER_ERROR;
+      case SERVICE_FAILED -> StatusCodes.BAD_GATEWAY;
+      case ACTION_TIMEOUT -> StatusCodes.GATEWAY_TIMEOUT;
       case UNAUTHORIZED -> StatusCodes.UNAUTHORIZED;
       case CLIENT_OWNED_BY_OTHER_USER -> StatusCodes.FORBIDDEN;
       case MUTATION_ID_GAP -> StatusCodes.CONFLICT;

@@ -182,13 +182,31 @@ public final class SyncEngine implements AutoCloseable {
     }, system.executionContext());
   }
 
+  /**
+   * Calls action {@code name} of instance {@code id} as {@code userId}.
+   *
+   * @return its output; fails with a {@link SyncException} ({@code UNKNOWN_ACTION}, {@code OVERLOADED},
+   *     {@code ACTION_FAILED}, {@code ACTION_TIMEOUT}...)
+   */
+  public CompletionStage<com.fasterxml.jackson.databind.JsonNode> runAction(InstanceId id, String userId, String name,
+      com.fasterxml.jackson.databind.JsonNode input) {
+    // The instance answers every call itself, its own timeout included; a queued call may wait for slots first.
+    Duration wait = settings.askTimeout().plus(settings.actions().timeout()).multipliedBy(2);
+    return ask(id, replyTo -> new AppInstance.RunAction(userId, name, input, replyTo), wait);
+  }
+
   private <T> CompletionStage<T> ask(InstanceId id,
       Function<ActorRef<StatusReply<T>>, AppInstance.Command> command) {
+    return ask(id, command, settings.askTimeout());
+  }
+
+  private <T> CompletionStage<T> ask(InstanceId id,
+      Function<ActorRef<StatusReply<T>>, AppInstance.Command> command, Duration timeout) {
     if (!apps.containsKey(id.app())) {
       return CompletableFuture.failedFuture(new SyncException(ErrorCode.NOT_FOUND, "no app '" + id.app() + "'"));
     }
     return AskPattern.<InstanceRegistry.Command, T>askWithStatus(system,
-            replyTo -> new InstanceRegistry.Deliver(id, command.apply(replyTo)), settings.askTimeout(), system.scheduler())
+            replyTo -> new InstanceRegistry.Deliver(id, command.apply(replyTo)), timeout, system.scheduler())
         // Async: the reply completes this future on the instance's own thread; callers' continuations
         // (HTTP responses, the next push) must not run there and stall the instance.
         .handleAsync((value, error) -> {
