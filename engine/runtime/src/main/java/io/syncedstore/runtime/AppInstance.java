@@ -705,7 +705,8 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
   // ---- actions -------------------------------------------------------------------------------
 
   private ReplyEffect<InstanceEvent, InstanceState> onRunAction(InstanceState state, RunAction run) {
-    if (app.action(run.name()).isEmpty()) {
+    // Built-in actions ($notify) run only when the engine enqueues them: a caller cannot reach them.
+    if (run.name() == null || run.name().startsWith("$") || app.action(run.name()).isEmpty()) {
       return Effect().reply(run.replyTo(), InstanceErrors.reply(ErrorCode.UNKNOWN_ACTION,
           "app '" + app.name() + "' has no action '" + run.name() + "'"));
     }

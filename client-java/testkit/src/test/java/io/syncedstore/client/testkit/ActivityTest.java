@@ -84,4 +84,22 @@ class ActivityTest {
       assertEquals(1, activity(bob, "bob").orElseThrow().unreadCount());
     }
   }
+
+  @Test
+  void clientsCannotCallTheBuiltInNotifyActionThemselves() throws Exception {
+    try (SyncTestKit kit = SyncTestKit.start(CHAT)) {
+      List<JsonNode> pushes = new CopyOnWriteArrayList<>();
+      kit.registerService("notify.push", call -> {
+        pushes.add(call.input());
+        return Json.mapper().createObjectNode();
+      });
+      SyncClient mallory = kit.createClient("mallory");
+      var e = org.junit.jupiter.api.Assertions.assertThrows(java.util.concurrent.ExecutionException.class, () -> mallory.action(
+          Activity.NOTIFY_ACTION, new Activity.PushRequest("spam", "spam", List.of("alice"))).get(20, java.util.concurrent.TimeUnit.SECONDS));
+      assertEquals(io.syncedstore.api.ErrorCode.UNKNOWN_ACTION, ((io.syncedstore.api.SyncException) e.getCause()).code());
+      mallory.mutate("send", new Send("m1", "hi", List.of("alice"), false, false));
+      kit.waitForActions();
+      assertTrue(pushes.isEmpty(), "nothing pushed: " + pushes);
+    }
+  }
 }
