@@ -37,6 +37,16 @@ public interface ClientStorage extends AutoCloseable {
   Optional<Stored> load();
 
   /**
+   * Binds the storage to one app instance, checked on every start: a directory used by a client of
+   * another app or instance would show that instance's data and send its mutations here.
+   *
+   * @param app the app's name
+   * @param instanceId the instance
+   * @throws IllegalStateException when the storage belongs to another app instance
+   */
+  default void bindTo(String app, String instanceId) {}
+
+  /**
    * The client's identity was chosen (a new client) or loaded.
    *
    * @param clientGroupId the client group

@@ -316,6 +316,26 @@ public final class DirectoryStorage implements ClientStorage {
   }
 
   @Override
+  public synchronized void bindTo(String app, String instanceId) {
+    Path file = directory.resolve("instance.json");
+    try {
+      if (Files.exists(file)) {
+        JsonNode bound = mapper.readTree(file.toFile());
+        if (!app.equals(bound.path("app").asText()) || !instanceId.equals(bound.path("instanceId").asText())) {
+          throw new IllegalStateException("client storage " + directory + " belongs to instance '" + bound.path("instanceId").asText()
+              + "' of app '" + bound.path("app").asText() + "', not to instance '" + instanceId + "' of app '" + app + "'");
+        }
+        return;
+      }
+      Path tmp = directory.resolve("instance.json.tmp");
+      Files.write(tmp, mapper.writeValueAsBytes(mapper.createObjectNode().put("app", app).put("instanceId", instanceId)));
+      Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot bind client storage " + directory + ": " + e.getMessage(), e);
+    }
+  }
+
+  @Override
   public synchronized void identity(String clientGroupId, String clientId) {
     if (loaded != null && loaded.clientId().equals(clientId) && loaded.clientGroupId().equals(clientGroupId)) {
       return;

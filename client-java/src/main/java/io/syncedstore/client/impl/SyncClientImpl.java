@@ -311,6 +311,7 @@ public final class SyncClientImpl implements SyncClient {
     ClientStorage storage = options.storageDirectory().map(ClientStorage::directory).orElse(options.storage());
     SyncClientImpl client;
     try {
+      storage.bindTo(options.app().name(), options.instanceId());
       client = new SyncClientImpl(options, storage, storage.load());
     } catch (RuntimeException e) {
       storage.close(); // a client that did not start leaves its storage free for the next one

@@ -126,6 +126,10 @@ class OfflineRestartTest {
       assertTrue(other.getMessage().contains("someone-else"), other.getMessage());
       SyncClient afterRefusal = kit.createClient("alice", b -> b.storageDirectory(storage));
       assertEquals(first.clientId(), afterRefusal.clientId(), "a refused client leaves the directory free");
+      afterRefusal.close();
+      IllegalStateException otherInstance = assertThrows(IllegalStateException.class,
+          () -> kit.createClient("alice", b -> b.storageDirectory(storage).instanceId("another-list")));
+      assertTrue(otherInstance.getMessage().contains("belongs to instance 'test'"), otherInstance.getMessage());
     }
   }
 }
