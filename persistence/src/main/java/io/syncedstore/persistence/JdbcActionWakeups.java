@@ -9,19 +9,17 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * The {@link ActionWakeups} list in the journal's database ({@code synced_store_action_wakeups}):
- * one row per instance with outstanding actions. Written on one background thread, in order,
- * right after the events that change it are persisted; a crash in that window (milliseconds)
- * leaves the instance to wake when something touches it, as before this list existed.
+ * one row per instance with outstanding actions. Changes are kept as the latest state per instance
+ * (bounded by the number of instances, never dropped) and written by one background thread right
+ * after the events that change them are persisted, retried while the database fails; a crash in
+ * that window leaves the instance to wake when something touches it, as before this list existed.
  */
 final class JdbcActionWakeups implements ActionWakeups.Store, AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(JdbcActionWakeups.class);
@@ -30,7 +28,9 @@ final class JdbcActionWakeups implements ActionWakeups.Store, AutoCloseable {
   private final String user;
   private final String password;
   private final String insert;
-  private final ExecutorService executor = new ThreadPoolExecutor(1, 1, 0, TimeUnit.SECONDS, new ArrayBlockingQueue<>(10_000), r -> {
+  private final java.util.concurrent.ConcurrentHashMap<String, Boolean> pendingWrites = new java.util.concurrent.ConcurrentHashMap<>();
+  private final java.util.concurrent.atomic.AtomicBoolean draining = new java.util.concurrent.atomic.AtomicBoolean();
+  private final ExecutorService executor = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
     Thread t = new Thread(r, "action-wakeups");
     t.setDaemon(true);
     return t;
@@ -48,20 +48,45 @@ final class JdbcActionWakeups implements ActionWakeups.Store, AutoCloseable {
 
   @Override
   public void set(String persistenceId, boolean outstanding) {
-    try {
-      executor.execute(() -> write(persistenceId, outstanding));
-    } catch (RejectedExecutionException e) {
-      log.warn("skipped recording whether [{}] has outstanding actions: too many writes queued", persistenceId);
+    // The latest state per instance, written by one drain: never dropped, bounded by the number of
+    // instances, and a burst of changes costs one connection.
+    pendingWrites.put(persistenceId, outstanding);
+    if (draining.compareAndSet(false, true)) {
+      executor.execute(this::drain);
     }
   }
 
-  private void write(String persistenceId, boolean outstanding) {
-    String sql = outstanding ? insert : "DELETE FROM synced_store_action_wakeups WHERE persistence_id = ?";
-    try (Connection c = DriverManager.getConnection(url, user, password); PreparedStatement ps = c.prepareStatement(sql)) {
-      ps.setString(1, persistenceId);
-      ps.executeUpdate();
-    } catch (SQLException e) {
-      log.warn("could not record whether [{}] has outstanding actions: {}", persistenceId, e.getMessage());
+  private void drain() {
+    while (true) {
+      draining.set(true);
+      if (pendingWrites.isEmpty()) {
+        draining.set(false);
+        if (pendingWrites.isEmpty() || !draining.compareAndSet(false, true)) {
+          return; // nothing came in meanwhile, or another drain took it
+        }
+      }
+      try (Connection c = DriverManager.getConnection(url, user, password);
+          PreparedStatement add = c.prepareStatement(insert);
+          PreparedStatement remove = c.prepareStatement("DELETE FROM synced_store_action_wakeups WHERE persistence_id = ?")) {
+        for (String id : List.copyOf(pendingWrites.keySet())) {
+          Boolean outstanding = pendingWrites.remove(id);
+          if (outstanding == null) {
+            continue;
+          }
+          PreparedStatement ps = outstanding ? add : remove;
+          ps.setString(1, id);
+          ps.executeUpdate();
+        }
+      } catch (SQLException e) {
+        log.warn("could not record which instances have outstanding actions (retrying in 1 s): {}", e.getMessage());
+        try {
+          Thread.sleep(1000);
+        } catch (InterruptedException interrupted) {
+          Thread.currentThread().interrupt();
+          draining.set(false);
+          return;
+        }
+      }
     }
   }
 

@@ -83,6 +83,7 @@ public final class SyncEngine implements AutoCloseable {
    */
   private static void wakeInstancesWithOutstandingActions(ActorSystem<InstanceRegistry.Command> system,
       Map<String, AppDefinition> apps, JdbcActionWakeups wakeups) {
+    int started = 0;
     for (String persistenceId : wakeups.listed()) {
       int bar = persistenceId.indexOf('|');
       String app = bar < 0 ? "" : persistenceId.substring(0, bar);
@@ -91,7 +92,10 @@ public final class SyncEngine implements AutoCloseable {
       }
       try {
         InstanceId id = new InstanceId(app, persistenceId.substring(bar + 1));
-        system.tell(new InstanceRegistry.Deliver(id, new AppInstance.GetActionStatus(system.ignoreRef())));
+        // Spread out (100 a second), so that a server with many such instances does not start them all at once.
+        system.scheduler().scheduleOnce(Duration.ofMillis(10L * started++),
+            () -> system.tell(new InstanceRegistry.Deliver(id, new AppInstance.GetActionStatus(system.ignoreRef()))),
+            system.executionContext());
       } catch (SyncException e) {
         // not an instance id: ignore the row
       }

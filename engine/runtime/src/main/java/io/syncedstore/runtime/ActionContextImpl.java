@@ -159,9 +159,13 @@ final class ActionContextImpl implements ActionContext {
   /** Runs {@code read} on the instance's thread, against its current state. */
   @SuppressWarnings("unchecked")
   private <R> R read(Function<InstanceState, R> read) {
-    return (R) await(AskPattern.<AppInstance.Command, Object>ask(start.instance(),
+    Object result = await(AskPattern.<AppInstance.Command, Object>ask(start.instance(),
         replyTo -> new AppInstance.ActionRead((Function<InstanceState, Object>) read, replyTo), start.askTimeout(),
         system.scheduler()));
+    if (result instanceof RuntimeException e) {
+      throw e; // thrown by the read on the instance's thread
+    }
+    return (R) result;
   }
 
   private <R> R await(java.util.concurrent.CompletionStage<R> stage) {

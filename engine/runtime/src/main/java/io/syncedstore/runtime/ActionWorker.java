@@ -65,6 +65,7 @@ final class ActionWorker {
           }
           runner[0] = Thread.currentThread();
         }
+        start.instance().tell(new AppInstance.ActionStarted(start.invocationId()));
         try {
           return run(start, ctx);
         } finally {

@@ -166,6 +166,9 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
 
   private record ActionDue(String actionId) implements Command {}
 
+  /** The worker's task got a thread: the action's timeout starts now, not while it waited for one. */
+  record ActionStarted(long invocationId) implements Command {}
+
   private record CompleteAction(String actionId, ErrorCode code, String message) implements Command {}
 
   /** A session that fell behind asks for the patch from {@code cookie}, answered with {@link ClientSession.CatchUp}. */
@@ -266,10 +269,22 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
   static final String SERVER_CLIENT = "$server";
   // Actions, command side only: running invocations by number, and calls waiting for a slot.
   /** A call ({@code systemId == null}, answered to {@code replyTo}) or an enqueued action ({@code systemId} set, completion persisted). */
-  private record QueuedAction(String systemId, String userId, String name, JsonNode input, ActorRef<StatusReply<JsonNode>> replyTo) {}
+  private record QueuedAction(String systemId, String userId, String name, JsonNode input, ActorRef<StatusReply<JsonNode>> replyTo,
+      long queuedAtNanos) {}
 
+  /** {@code timeout} is {@code null} until the action's code starts ({@link ActionStarted}). */
   private record RunningAction(String systemId, ActorRef<ActionWorker.Command> worker, ActorRef<StatusReply<JsonNode>> replyTo,
-      org.apache.pekko.actor.Cancellable timeout) {}
+      org.apache.pekko.actor.Cancellable timeout) {
+    RunningAction withTimeout(org.apache.pekko.actor.Cancellable t) {
+      return new RunningAction(systemId, worker, replyTo, t);
+    }
+
+    void cancelTimeout() {
+      if (timeout != null) {
+        timeout.cancel();
+      }
+    }
+  }
 
   private final Map<Long, RunningAction> runningActions = new HashMap<>();
   private final java.util.ArrayDeque<QueuedAction> waitingActions = new java.util.ArrayDeque<>();
@@ -281,7 +296,8 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
   private boolean listedForWakeup;
   /** Timers of scheduled actions not yet due. */
   private final Map<String, org.apache.pekko.actor.Cancellable> systemTimers = new HashMap<>();
-  private long actionsStarted;
+  /** Invocation numbers; starting from the clock keeps them distinct across restarts of this actor (a stale worker's id never matches). */
+  private long actionsStarted = System.nanoTime() & Long.MAX_VALUE >>> 1;
   /** The last mutation id handed to {@link #SERVER_CLIENT}; -1 until read from the state. */
   private long serverMutationId = -1;
 
@@ -333,7 +349,13 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
           return Effect().noReply();
         })
         .onCommand(ActionRead.class, (state, r) -> {
-          r.replyTo().tell(r.read().apply(state));
+          Object result;
+          try {
+            result = r.read().apply(state);
+          } catch (RuntimeException e) {
+            result = e; // the action's read failed (bad scan options...): the action sees it, the instance goes on
+          }
+          r.replyTo().tell(result);
           return Effect().noReply();
         })
         .onCommand(ActionMutate.class, this::onActionMutate)
@@ -351,7 +373,18 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
             }).thenNoReply())
         .onCommand(ActionDue.class, (state, due) -> {
           systemTimers.remove(due.actionId());
-          submitSystemAction(state, due.actionId());
+          InstanceState.OutstandingAction a = state.outstanding(due.actionId());
+          if (a != null) {
+            scheduleSystemAction(state, a.id(), a.runAt()); // runs it if due, else re-arms the timer
+          }
+          return Effect().noReply();
+        })
+        .onCommand(ActionStarted.class, (state, started) -> {
+          RunningAction running = runningActions.get(started.invocationId());
+          if (running != null && running.timeout() == null) {
+            runningActions.put(started.invocationId(), running.withTimeout(context.scheduleOnce(settings.actions().timeout(),
+                context.getSelf(), new ActionTimedOut(started.invocationId()))));
+          }
           return Effect().noReply();
         })
         .build();
@@ -687,9 +720,20 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
   }
 
   private ReplyEffect<InstanceEvent, InstanceState> onPassivate(InstanceState state, Passivate passivate) {
-    if (!sessions.isEmpty() || !runningActions.isEmpty() || !waitingActions.isEmpty() || !state.outstandingActions().isEmpty()) {
+    long now = System.currentTimeMillis();
+    long earliest = Long.MAX_VALUE;
+    boolean due = false;
+    for (InstanceState.OutstandingAction a : state.outstandingActions()) {
+      due |= a.runAt() <= now;
+      earliest = Math.min(earliest, a.runAt());
+    }
+    if (!sessions.isEmpty() || !runningActions.isEmpty() || !waitingActions.isEmpty() || due) {
       passivate.registry().tell(new InstanceRegistry.StillActive(id));
       return Effect().noReply();
+    }
+    if (earliest != Long.MAX_VALUE) {
+      // Only actions scheduled for later: no need to stay in memory until then.
+      passivate.registry().tell(new InstanceRegistry.WakeAt(id, earliest));
     }
     return onStop(state, Stop.INSTANCE);
   }
@@ -715,7 +759,7 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
           + runningActions.size() + " actions and " + waitingCalls + " more calls are waiting (synced-store.actions."
           + "max-concurrent and max-queued); retry later"));
     }
-    waitingActions.addLast(new QueuedAction(null, run.userId(), run.name(), run.input(), run.replyTo()));
+    waitingActions.addLast(new QueuedAction(null, run.userId(), run.name(), run.input(), run.replyTo(), System.nanoTime()));
     waitingCalls++;
     startWaitingActions(state);
     return Effect().noReply();
@@ -727,6 +771,13 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
       QueuedAction run = waitingActions.pollFirst();
       if (run.systemId() == null) {
         waitingCalls--;
+        long waitedMs = (System.nanoTime() - run.queuedAtNanos()) / 1_000_000;
+        if (waitedMs > settings.actions().timeout().toMillis()) {
+          // Its caller stops waiting at about twice the timeout: better refused now than run for nobody.
+          run.replyTo().tell(InstanceErrors.reply(ErrorCode.OVERLOADED, "the call waited " + waitedMs
+              + " ms for a free slot (synced-store.actions.max-concurrent), longer than the action timeout; retry later"));
+          continue;
+        }
       } else if (!state.isOutstanding(run.systemId())) {
         systemStarted.remove(run.systemId()); // cancelled (or completed) meanwhile
         continue;
@@ -753,8 +804,7 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
           run.userId(), settings.askTimeout());
       ActorRef<ActionWorker.Command> worker = context.spawn(ActionWorker.create(start), "action-" + invocation);
       context.watchWith(worker, new WorkerStopped(invocation));
-      var timeout = context.scheduleOnce(settings.actions().timeout(), context.getSelf(), new ActionTimedOut(invocation));
-      runningActions.put(invocation, new RunningAction(run.systemId(), worker, run.replyTo(), timeout));
+      runningActions.put(invocation, new RunningAction(run.systemId(), worker, run.replyTo(), null));
     }
   }
 
@@ -765,7 +815,7 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
     if (running == null) {
       return Effect().noReply(); // already finished (a worker stops after reporting)
     }
-    running.timeout().cancel();
+    running.cancelTimeout();
     if (stopWorker) {
       context.stop(running.worker());
     }
@@ -824,22 +874,26 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
     if (delay <= 0) {
       submitSystemAction(state, actionId);
     } else if (!systemTimers.containsKey(actionId)) {
-      systemTimers.put(actionId, context.scheduleOnce(Duration.ofMillis(delay), context.getSelf(), new ActionDue(actionId)));
+      // Pekko's scheduler takes at most ~248 days; a later action's timer fires early and is re-armed.
+      Duration wait = Duration.ofMillis(Math.min(delay, MAX_TIMER.toMillis()));
+      systemTimers.put(actionId, context.scheduleOnce(wait, context.getSelf(), new ActionDue(actionId)));
     }
   }
+
+  private static final Duration MAX_TIMER = Duration.ofDays(1);
 
   private void submitSystemAction(InstanceState state, String actionId) {
     InstanceState.OutstandingAction a = state.outstanding(actionId);
     if (a == null || !systemStarted.add(actionId)) {
       return; // cancelled, completed, or already queued or running
     }
-    waitingActions.addLast(new QueuedAction(actionId, a.userId(), a.name(), a.input(), null));
+    waitingActions.addLast(new QueuedAction(actionId, a.userId(), a.name(), a.input(), null, System.nanoTime()));
     startWaitingActions(state);
   }
 
   private void failActions(String why) {
     for (RunningAction running : runningActions.values()) {
-      running.timeout().cancel();
+      running.cancelTimeout();
       if (running.systemId() == null) {
         running.replyTo().tell(InstanceErrors.reply(ErrorCode.ACTION_FAILED, why + " before the action finished"));
       }

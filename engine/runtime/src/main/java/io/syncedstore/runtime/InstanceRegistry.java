@@ -40,6 +40,15 @@ public final class InstanceRegistry extends AbstractBehavior<InstanceRegistry.Co
    */
   public record StillActive(InstanceId id) implements Command {}
 
+  /**
+   * A passivating instance has scheduled actions, none due yet: start it again at {@code atMillis}
+   * (epoch milliseconds) so that it runs them.
+   *
+   * @param id the instance
+   * @param atMillis when its earliest action is due
+   */
+  public record WakeAt(InstanceId id, long atMillis) implements Command {}
+
   private record Stopped(InstanceId id) implements Command {}
 
   private enum Tick implements Command { INSTANCE }
@@ -75,6 +84,9 @@ public final class InstanceRegistry extends AbstractBehavior<InstanceRegistry.Co
   private final RuntimeSettings settings;
   private final SnapshotPruner pruner;
   private final Map<InstanceId, Child> children = new HashMap<>();
+  private final TimerScheduler<Command> timers;
+  /** The longest timer set at once; a later wake-up fires early, and the instance passivates and asks again. */
+  private static final Duration MAX_WAKE_DELAY = Duration.ofDays(1);
 
   private InstanceRegistry(ActorContext<Command> context, TimerScheduler<Command> timers, Map<String, AppDefinition> apps,
       RuntimeSettings settings, SnapshotPruner pruner) {
@@ -82,6 +94,7 @@ public final class InstanceRegistry extends AbstractBehavior<InstanceRegistry.Co
     this.pruner = pruner;
     this.apps = Map.copyOf(apps);
     this.settings = settings;
+    this.timers = timers;
     Duration check = settings.idleTimeout().dividedBy(4);
     timers.startTimerWithFixedDelay(Tick.INSTANCE, check.isZero() ? Duration.ofMillis(100) : check);
   }
@@ -92,6 +105,12 @@ public final class InstanceRegistry extends AbstractBehavior<InstanceRegistry.Co
         .onMessage(Deliver.class, this::onDeliver)
         .onMessage(Stopped.class, this::onStopped)
         .onMessage(StillActive.class, this::onStillActive)
+        .onMessage(WakeAt.class, w -> {
+          long delay = Math.max(0, Math.min(w.atMillis() - System.currentTimeMillis(), MAX_WAKE_DELAY.toMillis()));
+          timers.startSingleTimer("wake-" + w.id(), new Deliver(w.id(), new AppInstance.GetActionStatus(getContext().getSystem().ignoreRef())),
+              Duration.ofMillis(delay));
+          return this;
+        })
         .onMessageEquals(Tick.INSTANCE, this::onTick)
         .build();
   }

@@ -142,4 +142,29 @@ class EnqueuedActionsTest {
       kit.waitFor("the scheduled action to run in the untouched instance", () -> runs("wake") == 1, () -> "runs " + runs("wake"));
     }
   }
+
+  @Test
+  void aPassivatedInstanceWakesUpForItsScheduledAction() {
+    try (SyncTestKit kit = SyncTestKit.builder(APP).serverSetting("synced-store.instance.idle-timeout", "400ms").start()) {
+      SyncClient alice = kit.createClient("alice", b -> b.instanceId("sleepy"));
+      alice.mutate("schedule", new Schedule("sleepy", 2500));
+      kit.waitForAllClients();
+      alice.close(); // the instance passivates while its action is not yet due
+      kit.waitFor("the action to run after the instance passivated", () -> runs("sleepy") == 1, () -> "runs " + runs("sleepy"));
+    }
+  }
+
+  @Test
+  void anActionScheduledFarAheadDoesNotStopItsInstance() {
+    try (SyncTestKit kit = SyncTestKit.start(APP)) {
+      SyncClient alice = kit.createClient("alice", b -> b.instanceId("patient"));
+      alice.mutate("schedule", new Schedule("next-year", Duration.ofDays(300).toMillis())); // beyond Pekko's longest timer
+      alice.mutate("enqueue", new Job("now"));
+      kit.waitForKeyExists(alice, "done", "now");
+      kit.restartServer(); // recovery arms the far timer again
+      alice.mutate("enqueue", new Job("after-restart"));
+      kit.waitForKeyExists(alice, "done", "after-restart");
+      assertEquals(0, runs("next-year"));
+    }
+  }
 }

@@ -111,11 +111,23 @@ class PlatformServicesTest {
   @Test
   void httpFetchReachesAnAllowedHostWithinItsResponseLimit() throws Exception {
     HttpServer web = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+    web.setExecutor(java.util.concurrent.Executors.newCachedThreadPool());
     web.createContext("/small", ex -> {
       byte[] body = "hello from loopback".getBytes(StandardCharsets.UTF_8);
       ex.getResponseHeaders().add("X-Test", "yes");
       ex.sendResponseHeaders(201, body.length);
       ex.getResponseBody().write(body);
+      ex.close();
+    });
+    web.createContext("/drip", ex -> {
+      ex.sendResponseHeaders(200, 0); // headers at once, then a body that never finishes in time
+      ex.getResponseBody().write('x');
+      ex.getResponseBody().flush();
+      try {
+        Thread.sleep(5000);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
       ex.close();
     });
     web.createContext("/big", ex -> {
@@ -127,7 +139,8 @@ class PlatformServicesTest {
     web.start();
     try (SyncTestKit kit = SyncTestKit.builder(APP)
         .serverSetting("synced-store.platform.http.allow-hosts", List.of("127.0.0.1"))
-        .serverSetting("synced-store.platform.http.max-response-bytes", "1k").start()) {
+        .serverSetting("synced-store.platform.http.max-response-bytes", "1k")
+        .serverSetting("synced-store.platform.http.timeout", "1s").start()) {
       SyncClient alice = kit.createClient("alice");
       String base = "http://127.0.0.1:" + web.getAddress().getPort();
       JsonNode page = call(alice, "http.fetch", Map.of("url", base + "/small", "headers", Map.of("Accept", "text/plain")));
@@ -135,6 +148,7 @@ class PlatformServicesTest {
       assertEquals("hello from loopback", page.get("body").asText());
       assertEquals("yes", page.get("headers").get("x-test").asText());
       assertRefused(ErrorCode.SERVICE_FAILED, "larger than 1024 bytes", () -> call(alice, "http.fetch", Map.of("url", base + "/big")));
+      assertRefused(ErrorCode.SERVICE_FAILED, "no complete response within 1000 ms", () -> call(alice, "http.fetch", Map.of("url", base + "/drip")));
     } finally {
       web.stop(0);
     }

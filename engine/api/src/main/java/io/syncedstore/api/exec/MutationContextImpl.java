@@ -89,21 +89,22 @@ final class MutationContextImpl implements MutationContext {
 
   @Override
   public void notifyActivity(io.syncedstore.api.Activity activity) {
-    if (!isServer) {
-      return; // other users' rows are the server's to write; the client shows them after the poke
-    }
     String caller = invocation.userId();
     List<String> recipients = activity.targetUserIds().stream().distinct()
         .filter(u -> activity.includeCaller() || !u.equals(caller)).toList();
-    for (String user : recipients) {
-      TableImpl rows = new TableImpl(definition(io.syncedstore.api.Activity.TABLE),
-          TableAddress.privateTable(user, io.syncedstore.api.Activity.TABLE), true);
-      long unread = rows.get(io.syncedstore.api.Activity.KEY, io.syncedstore.api.Activity.State.class)
-          .map(io.syncedstore.api.Activity.State::unreadCount).orElse(0L);
-      rows.set(io.syncedstore.api.Activity.KEY, new io.syncedstore.api.Activity.State(activity.preview(),
-          activity.previewTimestamp(), unread + (activity.markUnread() ? 1 : 0)));
+    if (isServer) {
+      // Other users' rows are the server's to write; the client shows them after the poke.
+      for (String user : recipients) {
+        TableImpl rows = new TableImpl(definition(io.syncedstore.api.Activity.TABLE),
+            TableAddress.privateTable(user, io.syncedstore.api.Activity.TABLE), true);
+        long unread = rows.get(io.syncedstore.api.Activity.KEY, io.syncedstore.api.Activity.State.class)
+            .map(io.syncedstore.api.Activity.State::unreadCount).orElse(0L);
+        rows.set(io.syncedstore.api.Activity.KEY, new io.syncedstore.api.Activity.State(activity.preview(),
+            activity.previewTimestamp(), unread + (activity.markUnread() ? 1 : 0)));
+      }
     }
     if (activity.push() != null && !recipients.isEmpty()) {
+      // On both sides, so that the ids of the mutation's later actions agree (only the server enqueues it).
       addAction(io.syncedstore.api.Activity.NOTIFY_ACTION,
           new io.syncedstore.api.Activity.PushRequest(activity.push().title(), activity.push().body(), recipients), 0);
     }

@@ -25,13 +25,29 @@ import java.util.Map;
  * text. Only {@code http} and {@code https} URLs whose host is in
  * {@code synced-store.platform.http.allow-hosts} (an entry {@code *.example.com} allows the
  * subdomains of example.com); redirects are not followed (each hop would need the allowlist);
- * bounded by {@code http.timeout} and {@code http.max-response-bytes}.
+ * bounded by {@code http.timeout} (for the headers, and again for the whole body) and
+ * {@code http.max-response-bytes}.
  */
 final class HttpFetchService implements PlatformService {
   private final List<String> allowedHosts;
   private final Duration timeout;
   private final long maxResponseBytes;
   private final HttpClient http;
+  /** Closes response streams that outlive {@code http.timeout}. */
+  private static final java.util.concurrent.ScheduledExecutorService DEADLINES =
+      java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "http-fetch-deadlines");
+        t.setDaemon(true);
+        return t;
+      });
+
+  private static void closeQuietly(InputStream stream) {
+    try {
+      stream.close();
+    } catch (IOException e) {
+      // closing to cut it off anyway
+    }
+  }
 
   HttpFetchService(List<String> allowedHosts, Duration timeout, long maxResponseBytes) {
     this.allowedHosts = allowedHosts.stream().map(h -> h.toLowerCase(Locale.ROOT)).toList();
@@ -82,8 +98,21 @@ final class HttpFetchService implements PlatformService {
       throw new SyncException(ErrorCode.SERVICE_FAILED, "http.fetch " + method + " " + url + " failed: " + e);
     }
     byte[] bytes;
+    long started = System.nanoTime();
     try (InputStream stream = response.body()) {
-      bytes = stream.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, maxResponseBytes + 1));
+      // http.timeout bounds the whole request: a body dripped slowly is cut off by closing the stream.
+      var cut = DEADLINES.schedule(() -> closeQuietly(stream), timeout.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+      try {
+        bytes = stream.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, maxResponseBytes + 1));
+      } catch (IOException e) {
+        if (System.nanoTime() - started >= timeout.toNanos()) {
+          throw new SyncException(ErrorCode.SERVICE_FAILED, "http.fetch " + url + ": no complete response within " + timeout.toMillis()
+              + " ms (synced-store.platform.http.timeout)");
+        }
+        throw new SyncException(ErrorCode.SERVICE_FAILED, "http.fetch " + url + ": reading the response failed: " + e);
+      } finally {
+        cut.cancel(false);
+      }
     }
     if (bytes.length > maxResponseBytes) {
       throw new SyncException(ErrorCode.SERVICE_FAILED, "http.fetch " + url + ": the response is larger than "
