@@ -60,6 +60,12 @@ public final class SyncServer implements AutoCloseable {
       Route sync = new SyncSocketRoutes(engine, auth, config).routes();
       Route route = handleRejections(jsonRejections(), () -> concat(
           path("health", () -> get(() -> complete(JsonResponses.ok(Map.of("status", "ok", "apps", engine.apps().keySet()))))),
+          path("metrics", () -> get(() -> config.getBoolean("synced-store.http.metrics")
+              ? complete(org.apache.pekko.http.javadsl.model.HttpEntities.create(
+                  org.apache.pekko.http.javadsl.model.ContentTypes.TEXT_PLAIN_UTF8,
+                  io.syncedstore.runtime.EngineMetrics.get(engine.system()).scrape()))
+              : complete(JsonResponses.error(org.apache.pekko.http.javadsl.model.StatusCodes.NOT_FOUND, ErrorCode.NOT_FOUND,
+                  "metrics are off (synced-store.http.metrics)")))),
           new InstanceRoutes(engine, auth).routes(),
           new ReplicacheRoutes(engine, auth).routes(),
           sync));

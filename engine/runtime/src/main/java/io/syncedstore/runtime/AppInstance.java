@@ -255,6 +255,9 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
   private final java.util.ArrayDeque<Long> snapshotsTaken = new java.util.ArrayDeque<>();
   // Command-side only, never part of the persisted state: pushes waiting for the next flush.
   private final List<Push> queued = new ArrayList<>();
+  /** When each of {@link #queued} arrived ({@code System.nanoTime}), for the push-to-confirmation metric. */
+  private final List<Long> queuedAt = new ArrayList<>();
+  private final EngineMetrics metrics;
   private int queuedMutations;
   private boolean flushScheduled;
   private final long recoveryStartNanos = System.nanoTime();
@@ -311,6 +314,7 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
     this.settings = settings;
     this.executor = new MutationExecutor(app, true);
     this.pruner = pruner;
+    this.metrics = EngineMetrics.get(context.getSystem());
   }
 
   @Override
@@ -463,6 +467,7 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
           "instance " + id + " has " + queuedMutations + " mutations waiting to be persisted; retry later"));
     }
     queued.add(push);
+    queuedAt.add(System.nanoTime());
     queuedMutations += push.mutations().size();
     if (!flushScheduled) {
       flushScheduled = true;
@@ -507,7 +512,10 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
   /** Runs and persists every queued push; replies once persisted; then stops if {@code stop}. */
   private ReplyEffect<InstanceEvent, InstanceState> flushQueued(InstanceState state, boolean stop) {
     List<Push> batch = List.copyOf(queued);
+    List<Long> arrived = List.copyOf(queuedAt);
     queued.clear();
+    queuedAt.clear();
+    long writeStarted = System.nanoTime();
     queuedMutations = 0;
 
     String baseCookie = state.epoch() == null ? new Cookie(NO_EPOCH, 0).toString() : state.cookie().toString();
@@ -558,6 +566,13 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
     // Pokes go out before the replies: a session hears of its client's failed mutations from the
     // batch, before the push's answer.
     Consumer<InstanceState> replyAll = s -> {
+      if (!events.isEmpty()) {
+        EngineMetrics.record(metrics.journalWrite, writeStarted);
+      }
+      long applied = events.stream().filter(e -> e instanceof MutationApplied).count();
+      metrics.mutationsApplied.increment(applied);
+      metrics.mutationsFailed.increment(events.stream().filter(e -> e instanceof MutationFailed).count());
+      arrived.forEach(at -> EngineMetrics.record(metrics.pushConfirm, at));
       if (!sessions.isEmpty() && !events.isEmpty()) {
         broadcast(new ClientSession.Changes(CommittedBatch.of(baseCookie, s.cookie().toString(), events)));
       }
@@ -820,6 +835,13 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
       context.stop(running.worker());
     }
     startWaitingActions(state);
+    if (!outcome.isError()) {
+      metrics.actionsSucceeded.increment();
+    } else if (stopWorker) {
+      metrics.actionsTimedOut.increment();
+    } else {
+      metrics.actionsFailed.increment();
+    }
     if (running.systemId() == null) {
       running.replyTo().tell(outcome);
       return Effect().noReply();
@@ -925,6 +947,7 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
       serverMutationId = server == null ? 0 : server.lastMutationId();
     }
     long mutationId = ++serverMutationId; // queued pushes are flushed in order, so these ids arrive without gaps
+    queuedAt.add(System.nanoTime());
     queued.add(new Push(SERVER_CLIENT, SERVER_CLIENT, m.userId(),
         List.of(new MutationRequest(mutationId, m.name(), m.args(), System.currentTimeMillis())), m.replyTo()));
     queuedMutations++;

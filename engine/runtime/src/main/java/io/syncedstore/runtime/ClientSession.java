@@ -182,9 +182,12 @@ public final class ClientSession extends AbstractBehavior<ClientSession.Command>
   private int actionsInFlight;
   private final ArrayDeque<ClientPush> waitingPushes = new ArrayDeque<>();
   private boolean closed;
+  private final EngineMetrics metrics;
 
   private ClientSession(ActorContext<Command> context, Start start) {
     super(context);
+    this.metrics = EngineMetrics.get(context.getSystem());
+    metrics.sessions.incrementAndGet();
     this.start = start;
     this.socket = start.socket();
     this.pushReplies = castRef(context.messageAdapter(StatusReply.class, r -> new PushAnswered(castReply(r))));
@@ -236,6 +239,7 @@ public final class ClientSession extends AbstractBehavior<ClientSession.Command>
           return this;
         })
         .onSignal(PostStop.class, s -> {
+          metrics.sessions.decrementAndGet();
           if (!closed) {
             // The instance stopped or restarted: the client reconnects and catches up from its cookie.
             socket.tell(new SocketOut.Close(CloseCodes.SERVICE_RESTART, "instance restarting; reconnect"));
@@ -259,6 +263,7 @@ public final class ClientSession extends AbstractBehavior<ClientSession.Command>
     if (heldCatchUp != null) {
       // Committed after the held catch-up was computed: not covered by it; another catch-up follows.
       pokesDropped++;
+      metrics.pokesDropped.increment();
       behindAgain = true;
       return this;
     }
@@ -267,6 +272,7 @@ public final class ClientSession extends AbstractBehavior<ClientSession.Command>
       // sends every batch to every session in order. Were it to, the catch-up repairs it.)
       behind = true;
       pokesDropped++;
+      metrics.pokesDropped.increment();
       maybeCatchUp(); // at once if nothing is in the socket to wait for
       return this;
     }
@@ -404,6 +410,7 @@ public final class ClientSession extends AbstractBehavior<ClientSession.Command>
       behind = behindAgain;
       behindAgain = false;
       catchUps++;
+      metrics.catchUps.increment();
       String to = patch.cookie().toString();
       accountedTo = to;
       sendPoke(pokeJson(cookie, to, opsJson(patch.ops()), patch.lastMutationIdChanges()), to, patch.lastMutationIdChanges());
@@ -418,6 +425,7 @@ public final class ClientSession extends AbstractBehavior<ClientSession.Command>
   private void sendPoke(String json, String toCookie, Map<String, Long> lmids) {
     hand(json);
     pokesSent++;
+    metrics.pokesSent.increment();
     cookie = toCookie;
     Long own = lmids.get(start.clientId());
     if (own != null && own > confirmed) {

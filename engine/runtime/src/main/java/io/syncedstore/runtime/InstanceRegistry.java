@@ -146,11 +146,15 @@ public final class InstanceRegistry extends AbstractBehavior<InstanceRegistry.Co
     getContext().watchWith(ref, new Stopped(id));
     Child child = new Child(ref);
     children.put(id, child);
+    EngineMetrics.get(getContext().getSystem()).instances.incrementAndGet();
     return child;
   }
 
   private Behavior<Command> onStopped(Stopped s) {
     Child old = children.remove(s.id());
+    if (old != null) {
+      EngineMetrics.get(getContext().getSystem()).instances.decrementAndGet();
+    }
     if (old != null && !old.waiting.isEmpty()) {
       Child fresh = start(s.id());
       if (fresh != null) {
