@@ -19,8 +19,8 @@ if curl -s -o /dev/null "http://127.0.0.1:$PORT/health"; then
 fi
 [ -f http-gateway/target/synced-store-server.jar ] || mvn -B -q -DskipTests install
 # exec: the background job is the server itself, so the trap below stops the server.
-( if [ -n "${SERVER_CPUS:-}" ]; then exec taskset -c "$SERVER_CPUS" java -jar http-gateway/target/synced-store-server.jar \
-    --port "$PORT" --data-dir "$DATA_DIR"; else exec java -jar http-gateway/target/synced-store-server.jar --port "$PORT" \
+( if [ -n "${SERVER_CPUS:-}" ]; then exec taskset -c "$SERVER_CPUS" java ${SERVER_JAVA_OPTS:-} -jar http-gateway/target/synced-store-server.jar \
+    --port "$PORT" --data-dir "$DATA_DIR"; else exec java ${SERVER_JAVA_OPTS:-} -jar http-gateway/target/synced-store-server.jar --port "$PORT" \
     --data-dir "$DATA_DIR"; fi ) > "$DATA_DIR/server.log" 2>&1 &
 SERVER_PID=$!
 trap 'kill $SERVER_PID 2>/dev/null; wait $SERVER_PID 2>/dev/null || true; rm -rf "$DATA_DIR"' EXIT
