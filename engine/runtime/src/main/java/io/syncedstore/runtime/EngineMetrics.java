@@ -43,6 +43,11 @@ public final class EngineMetrics implements Extension {
   final Counter actionsTimedOut;
 
   private EngineMetrics() {
+    // The JVM's own: heap and GC (for soak runs: heap after GC should stay flat), threads, open files.
+    new io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics().bindTo(registry);
+    new io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics().bindTo(registry);
+    new io.micrometer.core.instrument.binder.system.FileDescriptorMetrics().bindTo(registry);
+    new io.micrometer.core.instrument.binder.system.ProcessorMetrics().bindTo(registry);
     Gauge.builder("synced_store_instances", instances, AtomicInteger::get)
         .description("app instances running on this node").register(registry);
     Gauge.builder("synced_store_sessions", sessions, AtomicInteger::get)

@@ -71,6 +71,8 @@ class MetricsTest {
       assertTrue(value(metrics, "synced_store_pokes_sent_total") >= 4, "initial pokes and the writes' pokes");
       assertEquals(1, value(metrics, "synced_store_actions_total{outcome=\"succeeded\"}"));
       assertTrue(metrics.contains("synced_store_push_confirm_seconds_bucket{le="), "a latency histogram");
+      assertTrue(value(metrics, "jvm_threads_live_threads") > 0, "the JVM's meters too");
+      assertTrue(metrics.contains("process_files_open_files"), "open file descriptors");
       bob.close();
       kit.waitFor("bob's session to end", () -> {
         try {
