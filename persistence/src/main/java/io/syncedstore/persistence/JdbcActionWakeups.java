@@ -3,7 +3,6 @@ package io.syncedstore.persistence;
 import com.typesafe.config.Config;
 import io.syncedstore.runtime.ActionWakeups;
 import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -24,23 +23,14 @@ import org.slf4j.LoggerFactory;
 final class JdbcActionWakeups implements ActionWakeups.Store, AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(JdbcActionWakeups.class);
 
-  private final String url;
-  private final String user;
-  private final String password;
+  private final JournalDatabase db;
   private final String insert;
   private final java.util.concurrent.ConcurrentHashMap<String, Boolean> pendingWrites = new java.util.concurrent.ConcurrentHashMap<>();
   private final java.util.concurrent.atomic.AtomicBoolean draining = new java.util.concurrent.atomic.AtomicBoolean();
-  private final ExecutorService executor = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
-    Thread t = new Thread(r, "action-wakeups");
-    t.setDaemon(true);
-    return t;
-  });
+  private final ExecutorService executor = java.util.concurrent.Executors.newSingleThreadExecutor(JournalDatabase.daemon("action-wakeups"));
 
   JdbcActionWakeups(Config config) {
-    Config db = config.getConfig("pekko-persistence-jdbc.shared-databases.slick.db");
-    this.url = db.getString("url");
-    this.user = db.getString("user");
-    this.password = db.getString("password");
+    this.db = JournalDatabase.of(config);
     this.insert = "postgres".equals(config.getString("synced-store.persistence.dialect"))
         ? "INSERT INTO synced_store_action_wakeups (persistence_id) VALUES (?) ON CONFLICT DO NOTHING"
         : "MERGE INTO synced_store_action_wakeups (persistence_id) KEY (persistence_id) VALUES (?)";
@@ -65,7 +55,7 @@ final class JdbcActionWakeups implements ActionWakeups.Store, AutoCloseable {
           return; // nothing came in meanwhile, or another drain took it
         }
       }
-      try (Connection c = DriverManager.getConnection(url, user, password);
+      try (Connection c = db.connect();
           PreparedStatement add = c.prepareStatement(insert);
           PreparedStatement remove = c.prepareStatement("DELETE FROM synced_store_action_wakeups WHERE persistence_id = ?")) {
         for (String id : List.copyOf(pendingWrites.keySet())) {
@@ -93,7 +83,7 @@ final class JdbcActionWakeups implements ActionWakeups.Store, AutoCloseable {
   @Override
   public List<String> listed() {
     List<String> ids = new ArrayList<>();
-    try (Connection c = DriverManager.getConnection(url, user, password);
+    try (Connection c = db.connect();
         PreparedStatement ps = c.prepareStatement("SELECT persistence_id FROM synced_store_action_wakeups");
         ResultSet rs = ps.executeQuery()) {
       while (rs.next()) {

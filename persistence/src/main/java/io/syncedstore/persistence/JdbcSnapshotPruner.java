@@ -3,7 +3,6 @@ package io.syncedstore.persistence;
 import com.typesafe.config.Config;
 import io.syncedstore.runtime.SnapshotPruner;
 import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ExecutorService;
@@ -23,20 +22,12 @@ final class JdbcSnapshotPruner implements SnapshotPruner, AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(JdbcSnapshotPruner.class);
   private static final String DELETE = "DELETE FROM snapshot WHERE persistence_id = ? AND sequence_number < ?";
 
-  private final String url;
-  private final String user;
-  private final String password;
-  private final ExecutorService executor = new ThreadPoolExecutor(1, 1, 0, TimeUnit.SECONDS, new ArrayBlockingQueue<>(1000), r -> {
-    Thread t = new Thread(r, "snapshot-pruner");
-    t.setDaemon(true);
-    return t;
-  });
+  private final JournalDatabase db;
+  private final ExecutorService executor = new ThreadPoolExecutor(1, 1, 0, TimeUnit.SECONDS, new ArrayBlockingQueue<>(1000),
+      JournalDatabase.daemon("snapshot-pruner"));
 
   JdbcSnapshotPruner(Config config) {
-    Config db = config.getConfig("pekko-persistence-jdbc.shared-databases.slick.db");
-    this.url = db.getString("url");
-    this.user = db.getString("user");
-    this.password = db.getString("password");
+    this.db = JournalDatabase.of(config);
   }
 
   @Override
@@ -49,7 +40,7 @@ final class JdbcSnapshotPruner implements SnapshotPruner, AutoCloseable {
   }
 
   private void delete(String persistenceId, long keepFromSequenceNr) {
-    try (Connection c = DriverManager.getConnection(url, user, password);
+    try (Connection c = db.connect();
         PreparedStatement ps = c.prepareStatement(DELETE)) {
       ps.setString(1, persistenceId);
       ps.setLong(2, keepFromSequenceNr);
