@@ -54,11 +54,6 @@ final class JdbcSnapshotPruner implements SnapshotPruner, AutoCloseable {
   /** Finishes queued deletions (bounded wait), then stops the thread. */
   @Override
   public void close() {
-    executor.shutdown();
-    try {
-      executor.awaitTermination(10, TimeUnit.SECONDS);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
+    JournalDatabase.shutdown(executor);
   }
 }

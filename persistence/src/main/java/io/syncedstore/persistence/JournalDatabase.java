@@ -25,6 +25,16 @@ record JournalDatabase(String url, String user, String password) {
     return DriverManager.getConnection(url, user, password);
   }
 
+  /** Finishes queued work (at most 10 s), then stops {@code executor}'s thread. */
+  static void shutdown(java.util.concurrent.ExecutorService executor) {
+    executor.shutdown();
+    try {
+      executor.awaitTermination(10, java.util.concurrent.TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
   static ThreadFactory daemon(String name) {
     return r -> {
       Thread t = new Thread(r, name);

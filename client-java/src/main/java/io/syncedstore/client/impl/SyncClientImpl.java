@@ -567,8 +567,7 @@ public final class SyncClientImpl implements SyncClient {
   }
 
   private String checkedTable(String table) {
-    app.table(table).orElseThrow(() -> new SyncException(ErrorCode.UNKNOWN_TABLE,
-        "app '" + app.name() + "' has no table '" + table + "'"));
+    app.requireTable(table);
     return table;
   }
 
@@ -837,20 +836,18 @@ public final class SyncClientImpl implements SyncClient {
   }
 
   private void dispatchLocked(Connection c, ServerMessage message) {
-    {
-      if (message instanceof ServerMessage.Connected connected) {
-        onConnected(c, connected);
-      } else if (message instanceof ServerMessage.Poke poke) {
-        onPoke(poke);
-      } else if (message instanceof ServerMessage.MutationFailed failed) {
-        onMutationFailed(failed);
-      } else if (message instanceof ServerMessage.ActionResult r) {
-        onActionAnswer(r.id(), r.output() == null ? com.fasterxml.jackson.databind.node.NullNode.getInstance() : r.output(), null);
-      } else if (message instanceof ServerMessage.ActionFailed f) {
-        onActionAnswer(f.id(), null, f.error());
-      } else if (message instanceof ServerMessage.Error error) {
-        callback(() -> options.connectionListener().onServerError(error.error().code(), error.error().message()));
-      }
+    if (message instanceof ServerMessage.Connected connected) {
+      onConnected(c, connected);
+    } else if (message instanceof ServerMessage.Poke poke) {
+      onPoke(poke);
+    } else if (message instanceof ServerMessage.MutationFailed failed) {
+      onMutationFailed(failed);
+    } else if (message instanceof ServerMessage.ActionResult r) {
+      onActionAnswer(r.id(), r.output() == null ? com.fasterxml.jackson.databind.node.NullNode.getInstance() : r.output(), null);
+    } else if (message instanceof ServerMessage.ActionFailed f) {
+      onActionAnswer(f.id(), null, f.error());
+    } else if (message instanceof ServerMessage.Error error) {
+      callback(() -> options.connectionListener().onServerError(error.error().code(), error.error().message()));
     }
   }
 
@@ -1044,7 +1041,7 @@ public final class SyncClientImpl implements SyncClient {
         webSocket.abort(); // no hello from a connection the client has given up
         return;
       }
-      send(new ClientMessage.Hello(ClientMessage.PROTOCOL_VERSION, clientGroupId, clientId, Optional.ofNullable(currentCookie()),
+      send(new ClientMessage.Hello(ClientMessage.PROTOCOL_VERSION, clientGroupId, clientId, Optional.ofNullable(confirmedCookie()),
           app.schemaVersion(), token.isEmpty() ? Optional.empty() : Optional.of(token)));
       webSocket.request(1);
     }
@@ -1103,9 +1100,4 @@ public final class SyncClientImpl implements SyncClient {
     }
   }
 
-  private String currentCookie() {
-    synchronized (lock) {
-      return cookie;
-    }
-  }
 }

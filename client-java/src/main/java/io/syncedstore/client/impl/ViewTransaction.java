@@ -50,8 +50,7 @@ final class ViewTransaction implements ReadTransaction {
   }
 
   private String checked(String name) {
-    app.table(name).orElseThrow(() -> new SyncException(ErrorCode.UNKNOWN_TABLE,
-        "app '" + app.name() + "' has no table '" + name + "'"));
+    app.requireTable(name);
     return name;
   }
 

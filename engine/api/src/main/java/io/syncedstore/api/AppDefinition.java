@@ -104,6 +104,26 @@ public final class AppDefinition {
     return Optional.ofNullable(m != null ? m : SYSTEM_MUTATORS.get(name));
   }
 
+  /**
+   * @param name a table name
+   * @return its definition (an app's own or a system table)
+   * @throws SyncException {@link ErrorCode#UNKNOWN_TABLE} naming the app and the table
+   */
+  public TableDefinition requireTable(String name) {
+    return table(name).orElseThrow(() -> new SyncException(ErrorCode.UNKNOWN_TABLE,
+        "app '" + this.name + "' has no table '" + name + "'"));
+  }
+
+  /**
+   * @param name an action name
+   * @return its definition (an app's own or a built-in action)
+   * @throws SyncException {@link ErrorCode#UNKNOWN_ACTION} naming the app and the action
+   */
+  public ActionDefinition<?, ?> requireAction(String name) {
+    return action(name).orElseThrow(() -> new SyncException(ErrorCode.UNKNOWN_ACTION,
+        "app '" + this.name + "' has no action '" + name + "'"));
+  }
+
   /** @return the actions by name, in declaration order */
   public Map<String, ActionDefinition<?, ?>> actions() {
     return actions;

@@ -94,13 +94,9 @@ final class ActionContextImpl implements ActionContext {
       @Override
       public void mutate(String name, Object input) {
         JsonNode args = Values.toJson(input, target.limits().maxJsonDepth(), "input of " + name);
-        AppInstance.PushResult result = await(directory.<org.apache.pekko.pattern.StatusReply<AppInstance.PushResult>>ask(id,
+        throwIfFailed(await(directory.<org.apache.pekko.pattern.StatusReply<AppInstance.PushResult>>ask(id,
             replyTo -> new AppInstance.ActionMutate(-1, start.userId(), name, args, replyTo), start.askTimeout())
-            .thenApply(ActionContextImpl::valueOrThrow));
-        AppInstance.MutationResult r = result.results().get(0);
-        if ("failed".equals(r.status())) {
-          throw new SyncException(r.code(), r.message());
-        }
+            .thenApply(ActionContextImpl::valueOrThrow)));
       }
 
       @Override
@@ -135,15 +131,13 @@ final class ActionContextImpl implements ActionContext {
   @Override
   public void mutate(String name, Object input) {
     JsonNode args = Values.toJson(input, start.app().limits().maxJsonDepth(), "input of " + name);
-    AppInstance.PushResult result = await(AskPattern.<AppInstance.Command, org.apache.pekko.pattern.StatusReply<AppInstance.PushResult>>ask(
+    throwIfFailed(await(AskPattern.<AppInstance.Command, org.apache.pekko.pattern.StatusReply<AppInstance.PushResult>>ask(
         start.instance(), replyTo -> new AppInstance.ActionMutate(start.invocationId(), start.userId(), name, args, replyTo),
-        start.askTimeout(),
-        system.scheduler()).thenApply(reply -> {
-          if (reply.isError()) {
-            throw InstanceErrors.unwrap(reply.getError());
-          }
-          return reply.getValue();
-        }));
+        start.askTimeout(), system.scheduler()).thenApply(ActionContextImpl::valueOrThrow)));
+  }
+
+  /** The one mutation of an action's push failed on the instance: the action sees its error. */
+  private static void throwIfFailed(AppInstance.PushResult result) {
     AppInstance.MutationResult r = result.results().get(0);
     if ("failed".equals(r.status())) {
       throw new SyncException(r.code(), r.message());
@@ -151,8 +145,7 @@ final class ActionContextImpl implements ActionContext {
   }
 
   private String checked(String name) {
-    start.app().table(name).orElseThrow(() -> new SyncException(ErrorCode.UNKNOWN_TABLE,
-        "app '" + start.app().name() + "' has no table '" + name + "'"));
+    start.app().requireTable(name);
     return name;
   }
 

@@ -462,10 +462,24 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
     if (invalid != null) {
       return Effect().reply(push.replyTo(), InstanceErrors.reply(invalid));
     }
-    if (queuedMutations + push.mutations().size() > settings.maxPendingMutations()) {
-      return Effect().reply(push.replyTo(), InstanceErrors.reply(ErrorCode.OVERLOADED,
-          "instance " + id + " has " + queuedMutations + " mutations waiting to be persisted; retry later"));
+    if (overloaded(push.mutations().size())) {
+      return Effect().reply(push.replyTo(), overloadedReply());
     }
+    enqueue(push);
+    return Effect().noReply();
+  }
+
+  private boolean overloaded(int moreMutations) {
+    return queuedMutations + moreMutations > settings.maxPendingMutations();
+  }
+
+  private <T> StatusReply<T> overloadedReply() {
+    return InstanceErrors.reply(ErrorCode.OVERLOADED,
+        "instance " + id + " has " + queuedMutations + " mutations waiting to be persisted; retry later");
+  }
+
+  /** Queues {@code push} for the next group commit, and makes sure one is coming. */
+  private void enqueue(Push push) {
     queued.add(push);
     queuedAt.add(System.nanoTime());
     queuedMutations += push.mutations().size();
@@ -473,7 +487,6 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
       flushScheduled = true;
       context.getSelf().tell(Flush.INSTANCE);
     }
-    return Effect().noReply();
   }
 
   private SyncException validate(Push push) {
@@ -525,6 +538,8 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
     }
     List<Consumer<InstanceState>> replies = new ArrayList<>(batch.size());
     Overlay pendingWrites = new Overlay(state.store());
+    int appliedEvents = 0;
+    int failedEvents = 0;
     Map<String, InstanceState.ClientRecord> pendingClients = new HashMap<>();
     for (Push push : batch) {
       InstanceState.ClientRecord client = pendingClients.getOrDefault(push.clientId(), state.client(push.clientId()));
@@ -547,10 +562,12 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
           for (Write w : applied.writes()) {
             pendingWrites.write(w);
           }
+          appliedEvents++;
           events.add(new MutationApplied(push.clientGroupId(), push.clientId(), m.id(), m.name(), m.args(),
               push.userId(), m.timestamp(), applied.writes(), applied.actions(), applied.cancelledActions()));
           results.add(MutationResult.applied(m.id()));
         } else if (outcome instanceof MutationOutcome.Failed failed) {
+          failedEvents++;
           events.add(new MutationFailed(push.clientGroupId(), push.clientId(), m.id(), m.name(), m.args(),
               push.userId(), m.timestamp(), failed.code(), failed.message()));
           results.add(new MutationResult(m.id(), "failed", failed.code(), failed.message()));
@@ -565,13 +582,14 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
     }
     // Pokes go out before the replies: a session hears of its client's failed mutations from the
     // batch, before the push's answer.
+    int appliedCount = appliedEvents;
+    int failedCount = failedEvents;
     Consumer<InstanceState> replyAll = s -> {
       if (!events.isEmpty()) {
         EngineMetrics.record(metrics.journalWrite, writeStarted);
       }
-      long applied = events.stream().filter(e -> e instanceof MutationApplied).count();
-      metrics.mutationsApplied.increment(applied);
-      metrics.mutationsFailed.increment(events.stream().filter(e -> e instanceof MutationFailed).count());
+      metrics.mutationsApplied.increment(appliedCount);
+      metrics.mutationsFailed.increment(failedCount);
       arrived.forEach(at -> EngineMetrics.record(metrics.pushConfirm, at));
       if (!sessions.isEmpty() && !events.isEmpty()) {
         broadcast(new ClientSession.Changes(CommittedBatch.of(baseCookie, s.cookie().toString(), events)));
@@ -797,12 +815,10 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
         systemStarted.remove(run.systemId()); // cancelled (or completed) meanwhile
         continue;
       }
-      var def = app.action(run.name()).orElse(null);
+      io.syncedstore.api.ActionDefinition<?, ?> def;
       Object input;
       try {
-        if (def == null) {
-          throw new SyncException(ErrorCode.UNKNOWN_ACTION, "app '" + app.name() + "' has no action '" + run.name() + "'");
-        }
+        def = app.requireAction(run.name());
         input = ActionInputs.convert(app, def, run.input());
       } catch (SyncException e) {
         if (run.systemId() == null) {
@@ -938,23 +954,16 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
       return Effect().reply(m.replyTo(), InstanceErrors.reply(ErrorCode.ACTION_TIMEOUT,
           "the action was given up (it timed out, or the instance restarted); its ctx.mutate is refused"));
     }
-    if (queuedMutations + 1 > settings.maxPendingMutations()) {
-      return Effect().reply(m.replyTo(), InstanceErrors.reply(ErrorCode.OVERLOADED,
-          "instance " + id + " has " + queuedMutations + " mutations waiting to be persisted; retry later"));
+    if (overloaded(1)) {
+      return Effect().reply(m.replyTo(), overloadedReply());
     }
     if (serverMutationId < 0) {
       InstanceState.ClientRecord server = state.client(SERVER_CLIENT);
       serverMutationId = server == null ? 0 : server.lastMutationId();
     }
     long mutationId = ++serverMutationId; // queued pushes are flushed in order, so these ids arrive without gaps
-    queuedAt.add(System.nanoTime());
-    queued.add(new Push(SERVER_CLIENT, SERVER_CLIENT, m.userId(),
+    enqueue(new Push(SERVER_CLIENT, SERVER_CLIENT, m.userId(),
         List.of(new MutationRequest(mutationId, m.name(), m.args(), System.currentTimeMillis())), m.replyTo()));
-    queuedMutations++;
-    if (!flushScheduled) {
-      flushScheduled = true;
-      context.getSelf().tell(Flush.INSTANCE);
-    }
     return Effect().noReply();
   }
 

@@ -137,8 +137,7 @@ final class MutationContextImpl implements MutationContext {
   private String addAction(String name, Object input, long runAt) {
     String id = EnqueuedAction.id(invocation.clientId(), invocation.mutationId(), actionCount++);
     if (isServer) {
-      ActionDefinition<?, ?> def = app.action(name).orElseThrow(() -> new SyncException(ErrorCode.UNKNOWN_ACTION,
-          "app '" + app.name() + "' has no action '" + name + "'"));
+      ActionDefinition<?, ?> def = app.requireAction(name);
       JsonNode json = Values.toJson(input, app.limits().maxJsonDepth(), "input of action " + name);
       Values.convert(json, def.inputType(), "input of action " + name); // refused now, not when it runs
       actions.add(new EnqueuedAction(name, json, runAt));
@@ -151,8 +150,7 @@ final class MutationContextImpl implements MutationContext {
   }
 
   private TableDefinition definition(String name) {
-    return app.table(name).orElseThrow(() -> new SyncException(ErrorCode.UNKNOWN_TABLE,
-        "app '" + app.name() + "' has no table '" + name + "'"));
+    return app.requireTable(name);
   }
 
   private final class TableImpl implements Table {
