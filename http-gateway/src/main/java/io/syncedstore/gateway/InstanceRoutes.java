@@ -1,5 +1,8 @@
 package io.syncedstore.gateway;
 
+import io.syncedstore.gateway.auth.AuthProvider;
+import io.syncedstore.gateway.auth.Authentication;
+
 import static org.apache.pekko.http.javadsl.server.Directives.concat;
 import static org.apache.pekko.http.javadsl.server.Directives.entity;
 import static org.apache.pekko.http.javadsl.server.Directives.optionalHeaderValueByName;
@@ -61,25 +64,25 @@ public final class InstanceRoutes {
         pathPrefix("instances", () -> pathPrefix(PathMatchers.segment(), instance ->
             optionalHeaderValueByName("Authorization", authorization -> post(() -> concat(
                 path("push", () -> entity(Unmarshaller.entityToString(), body ->
-                    JsonResponses.respond(() -> push(engine.instanceId(app, instance), auth.userOf(authorization), body)
+                    JsonResponses.respond(() -> push(engine.instanceId(app, instance), auth.authenticateHeader(authorization), body)
                         .thenApply(JsonResponses::ok)))),
                 path("pull", () -> entity(Unmarshaller.entityToString(), body ->
-                    JsonResponses.respond(() -> pull(engine.instanceId(app, instance), auth.userOf(authorization), body)
+                    JsonResponses.respond(() -> pull(engine.instanceId(app, instance), auth.authenticateHeader(authorization), body)
                         .thenApply(JsonResponses::ok)))),
                 path(PathMatchers.segment("actions").slash(PathMatchers.segment()), action ->
                     entity(Unmarshaller.entityToString(), body ->
-                        JsonResponses.respond(() -> engine.runAction(engine.instanceId(app, instance), auth.userOf(authorization),
+                        JsonResponses.respond(() -> engine.runAction(engine.instanceId(app, instance), auth.authenticateHeader(authorization).forClientGroup(null).userId(),
                                 action, JsonResponses.parse(body, com.fasterxml.jackson.databind.JsonNode.class))
                             .thenApply(out -> JsonResponses.ok(java.util.Collections.singletonMap("output", out))))))))))))));
   }
 
-  private CompletionStage<AppInstance.PushResult> push(InstanceId id, String user, String body) {
+  private CompletionStage<AppInstance.PushResult> push(InstanceId id, Authentication user, String body) {
     PushRequest request = JsonResponses.parse(body, PushRequest.class);
-    return engine.push(id, request.clientGroupId(), request.clientId(), user, request.mutations());
+    return engine.push(id, request.clientGroupId(), request.clientId(), user.forClientGroup(request.clientGroupId()), request.mutations());
   }
 
-  private CompletionStage<AppInstance.PullResult> pull(InstanceId id, String user, String body) {
+  private CompletionStage<AppInstance.PullResult> pull(InstanceId id, Authentication user, String body) {
     PullRequest request = JsonResponses.parse(body, PullRequest.class);
-    return engine.pull(id, request.clientGroupId(), request.cookie().orElse(null), user);
+    return engine.pull(id, request.clientGroupId(), request.cookie().orElse(null), user.forClientGroup(request.clientGroupId()));
   }
 }

@@ -73,7 +73,8 @@ final class JsonResponses {
       case ACTION_FAILED, UNKNOWN_SERVICE -> StatusCodes.INTERNAL_SERVER_ERROR;
       case SERVICE_FAILED -> StatusCodes.BAD_GATEWAY;
       case ACTION_TIMEOUT -> StatusCodes.GATEWAY_TIMEOUT;
-      case UNAUTHORIZED -> StatusCodes.UNAUTHORIZED;
+      case UNAUTHORIZED, TOKEN_EXPIRED -> StatusCodes.UNAUTHORIZED;
+      case ORIGIN_NOT_ALLOWED, SCOPE_VIOLATION -> StatusCodes.FORBIDDEN;
       case CLIENT_OWNED_BY_OTHER_USER -> StatusCodes.FORBIDDEN;
       case MUTATION_ID_GAP -> StatusCodes.CONFLICT;
       case OVERLOADED -> StatusCodes.SERVICE_UNAVAILABLE;

@@ -1,5 +1,9 @@
 package io.syncedstore.gateway;
 
+import io.syncedstore.api.auth.Principal;
+import io.syncedstore.gateway.auth.AuthProvider;
+import io.syncedstore.gateway.auth.Authentication;
+
 import static org.apache.pekko.http.javadsl.server.Directives.concat;
 import static org.apache.pekko.http.javadsl.server.Directives.entity;
 import static org.apache.pekko.http.javadsl.server.Directives.optionalHeaderValueByName;
@@ -77,9 +81,9 @@ public final class ReplicacheRoutes {
     return pathPrefix("replicache", () -> pathPrefix(PathMatchers.segment(), app -> pathPrefix(PathMatchers.segment(), instance ->
         optionalHeaderValueByName("Authorization", authorization -> post(() -> concat(
             path("push", () -> entity(Unmarshaller.entityToString(), body ->
-                JsonResponses.respond(() -> push(engine.instanceId(app, instance), auth.userOf(authorization), body)))),
+                JsonResponses.respond(() -> push(engine.instanceId(app, instance), auth.authenticateHeader(authorization), body)))),
             path("pull", () -> entity(Unmarshaller.entityToString(), body ->
-                JsonResponses.respond(() -> pull(engine.instanceId(app, instance), auth.userOf(authorization), body))))))))));
+                JsonResponses.respond(() -> pull(engine.instanceId(app, instance), auth.authenticateHeader(authorization), body))))))))));
   }
 
   // ---------------------------------------------------------------- push
@@ -87,12 +91,13 @@ public final class ReplicacheRoutes {
   /** Mutations of one client, consecutive in the push, small enough for one engine push. */
   private record Run(String clientId, List<MutationRequest> mutations) {}
 
-  private CompletionStage<HttpResponse> push(InstanceId id, String user, String body) {
+  private CompletionStage<HttpResponse> push(InstanceId id, Authentication auth, String body) {
     JsonNode request = parseObject(body);
     if (!isVersionOne(request.get("pushVersion"))) {
       return CompletableFuture.completedFuture(JsonResponses.ok(versionNotSupported("push")));
     }
     String group = requiredText(request, "clientGroupID");
+    Principal user = auth.forClientGroup(group);
     List<Run> runs = runs(request.get("mutations"), engine.settings().maxMutationsPerPush());
     // One run after the other: a later run must not be applied when an earlier one was refused.
     CompletableFuture<Void> done = CompletableFuture.completedFuture(null);
@@ -165,7 +170,7 @@ public final class ReplicacheRoutes {
 
   // ---------------------------------------------------------------- pull
 
-  private CompletionStage<HttpResponse> pull(InstanceId id, String user, String body) {
+  private CompletionStage<HttpResponse> pull(InstanceId id, Authentication auth, String body) {
     JsonNode request = parseObject(body);
     if (!isVersionOne(request.get("pullVersion"))) {
       return CompletableFuture.completedFuture(JsonResponses.ok(versionNotSupported("pull")));
@@ -173,8 +178,9 @@ public final class ReplicacheRoutes {
     String group = requiredText(request, "clientGroupID");
     RequestCookie cookie = RequestCookie.parse(request.get("cookie"));
     String engineCookie = cookie.issued() == null ? null : cookie.issued().engineCookie();
-    return engine.pull(id, group, engineCookie, user).thenApply(result -> {
-      ObjectNode response = pullResponse(group, user, cookie, result);
+    Principal principal = auth.forClientGroup(group);
+    return engine.pull(id, group, engineCookie, principal).thenApply(result -> {
+      ObjectNode response = pullResponse(group, principal.userId(), cookie, result);
       if (response.has("error")) {
         LOG.info("replicache pull from [{}] by client group [{}]: ClientStateNotFound (its cookie says it pushed here, "
             + "the instance does not know it)", id, group);

@@ -1,5 +1,7 @@
 package io.syncedstore.gateway;
 
+import io.syncedstore.gateway.auth.AuthProvider;
+
 import static org.apache.pekko.http.javadsl.server.Directives.complete;
 import static org.apache.pekko.http.javadsl.server.Directives.concat;
 import static org.apache.pekko.http.javadsl.server.Directives.get;
@@ -56,7 +58,7 @@ public final class SyncServer implements AutoCloseable {
   public static SyncServer start(Config config, List<AppDefinition> apps) {
     SyncEngine engine = SyncEngine.start(config, apps, "synced-store");
     try {
-      AuthProvider auth = AuthProvider.named(config.getString("synced-store.auth.provider"));
+      AuthProvider auth = io.syncedstore.gateway.auth.AuthProviders.fromConfig(config.getConfig("synced-store.auth"));
       Route sync = new SyncSocketRoutes(engine, auth, config).routes();
       Route route = handleRejections(jsonRejections(), () -> concat(
           path("health", () -> get(() -> complete(JsonResponses.ok(Map.of("status", "ok", "apps", engine.apps().keySet()))))),

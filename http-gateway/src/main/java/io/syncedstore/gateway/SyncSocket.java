@@ -1,5 +1,9 @@
 package io.syncedstore.gateway;
 
+import io.syncedstore.api.auth.Principal;
+import io.syncedstore.gateway.auth.AuthProvider;
+import io.syncedstore.gateway.auth.Authentication;
+
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.core.exc.StreamConstraintsException;
@@ -68,6 +72,10 @@ final class SyncSocket {
 
   private final SyncEngine engine;
   private final AuthProvider auth;
+  /** The token sent with the upgrade request, or {@code null}; then the hello may carry one. */
+  private final String handshakeToken;
+  /** What {@link #handshakeToken} authenticated as (checked before the upgrade), or {@code null}. */
+  private final Authentication handshake;
   private final InstanceId id;
   private final Settings settings;
   private final ObjectMapper reader;
@@ -78,10 +86,14 @@ final class SyncSocket {
   private boolean helloSeen;
   private volatile boolean closing;
   private boolean socketClosed;
+  private org.apache.pekko.actor.Cancellable expiry;
 
-  SyncSocket(SyncEngine engine, AuthProvider auth, InstanceId id, Settings settings, ObjectMapper reader) {
+  SyncSocket(SyncEngine engine, AuthProvider auth, String handshakeToken, Authentication handshake, InstanceId id,
+      Settings settings, ObjectMapper reader) {
     this.engine = engine;
     this.auth = auth;
+    this.handshakeToken = handshakeToken;
+    this.handshake = handshake;
     this.id = id;
     this.settings = settings;
     this.reader = reader;
@@ -212,22 +224,49 @@ final class SyncSocket {
       return refuse(ErrorCode.VERSION_NOT_SUPPORTED, "protocol version " + hello.protocolVersion()
           + " is not supported; this server speaks protocol version " + ClientMessage.PROTOCOL_VERSION);
     }
-    String user;
+    Authentication authentication;
+    String helloToken = hello.auth().filter(t -> !t.isEmpty()).orElse(null);
     try {
-      user = auth.authenticate(hello.auth().filter(t -> !t.isEmpty()).orElse(null)).orElse(null);
+      if (handshake != null) {
+        if (helloToken != null && !helloToken.equals(handshakeToken)) {
+          throw new SyncException(ErrorCode.UNAUTHORIZED, "the hello's auth differs from the token of the upgrade request; send one token");
+        }
+        authentication = handshake;
+      } else {
+        authentication = auth.authenticate(helloToken);
+      }
     } catch (SyncException e) {
       return refuse(e.code(), e.getMessage());
     }
-    return engine.connect(id, hello.clientGroupId(), hello.clientId(), user, hello.cookie().orElse(null), hello.schemaVersion(), socket)
+    java.time.Instant expiresAt = authentication.expiresAt();
+    if (expiresAt != null && !expiresAt.isAfter(java.time.Instant.now())) {
+      return refuse(ErrorCode.TOKEN_EXPIRED, "the token has expired; reconnect with a fresh one");
+    }
+    Principal principal = authentication.forClientGroup(hello.clientGroupId());
+    return engine.connect(id, hello.clientGroupId(), hello.clientId(), principal, hello.cookie().orElse(null), hello.schemaVersion(), socket)
         .handle((connected, error) -> {
           if (error != null) {
             SyncException e = InstanceErrors.unwrap(error);
             refuse(e.code(), e.getMessage());
           } else {
             attach(connected);
+            if (expiresAt != null) {
+              scheduleExpiry(expiresAt);
+            }
           }
           return Done.getInstance();
         });
+  }
+
+  /** Closes the connection with {@code TOKEN_EXPIRED} (4440) when its token expires; the client reconnects with a fresh one. */
+  private synchronized void scheduleExpiry(java.time.Instant expiresAt) {
+    if (socketClosed) {
+      return;
+    }
+    java.time.Duration left = java.time.Duration.between(java.time.Instant.now(), expiresAt);
+    expiry = engine.system().scheduler().scheduleOnce(left.isNegative() ? java.time.Duration.ZERO : left,
+        () -> refuse(ErrorCode.TOKEN_EXPIRED, "the token has expired; reconnect with a fresh one"),
+        engine.system().executionContext());
   }
 
   private static Throwable rootCause(Throwable t) {
@@ -246,6 +285,9 @@ final class SyncSocket {
 
   private synchronized void socketClosed() {
     socketClosed = true;
+    if (expiry != null) {
+      expiry.cancel();
+    }
     if (session != null && !closing) { // after refuse() the session has stopped itself
       session.tell(ClientSession.SocketClosed.INSTANCE);
     }

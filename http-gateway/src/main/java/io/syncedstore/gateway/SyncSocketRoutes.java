@@ -1,5 +1,8 @@
 package io.syncedstore.gateway;
 
+import io.syncedstore.gateway.auth.AuthProvider;
+import io.syncedstore.gateway.auth.Authentication;
+
 import static org.apache.pekko.http.javadsl.server.Directives.complete;
 import static org.apache.pekko.http.javadsl.server.Directives.extractRequest;
 import static org.apache.pekko.http.javadsl.server.Directives.get;
@@ -45,6 +48,13 @@ public final class SyncSocketRoutes {
   private final ObjectMapper reader;
   private final WebSocketSettings webSocketSettings;
   private final LoggingAdapter log;
+  /** Origins a browser may open the socket from; empty: any (tokens, not cookies, authenticate). */
+  private final java.util.Set<String> allowedOrigins;
+
+  /** The subprotocol of the sync protocol, for clients that offer subprotocols. */
+  public static final String SUBPROTOCOL = "synced-store";
+  /** The prefix of the subprotocol that carries a browser's token: {@code synced-store.auth.<base64url token>}. */
+  public static final String AUTH_SUBPROTOCOL_PREFIX = "synced-store.auth.";
 
   /**
    * @param engine the engine that runs the instances
@@ -63,6 +73,7 @@ public final class SyncSocketRoutes {
     // Pekko's WebSocket layers log a handler failure as an error; when the guard ends a connection
     // the layers see one on purpose (FrameGuard.MessageRefused), and SyncSocket logs real failures itself.
     this.log = org.apache.pekko.event.NoLogging$.MODULE$;
+    this.allowedOrigins = java.util.Set.copyOf(config.getStringList("synced-store.http.allowed-origins"));
   }
 
   /** @return the route */
@@ -76,18 +87,71 @@ public final class SyncSocketRoutes {
                     "this endpoint speaks WebSocket only; see docs/PROTOCOL.md"));
               }
               InstanceId id;
+              Handshake handshake;
               try {
                 id = engine.instanceId(app, instance);
+                handshake = handshake(request, upgrade.get());
               } catch (SyncException e) {
                 return complete(JsonResponses.error(e));
               }
-              return complete(lowLevel.handleFrames(frames(id), scala.Option.empty()));
+              return complete(lowLevel.handleFrames(frames(id, handshake), handshake.subprotocol()));
             }))))))));
   }
 
+  /**
+   * What the upgrade request established before the upgrade.
+   *
+   * @param token the token it carried, or {@code null}
+   * @param authentication what the token authenticated as, or {@code null} without a token
+   * @param subprotocol the subprotocol to answer with
+   */
+  private record Handshake(String token, Authentication authentication, scala.Option<String> subprotocol) {}
+
+  /**
+   * Checks the upgrade request before upgrading: its Origin, and its token if it carries one, in
+   * the {@code Authorization: Bearer} header or, for browsers, which cannot set headers on a
+   * WebSocket, as the subprotocol {@code synced-store.auth.<base64url of the token>} next to
+   * {@code synced-store}.
+   *
+   * @throws SyncException {@code ORIGIN_NOT_ALLOWED} or {@code UNAUTHORIZED}, answered before the upgrade
+   */
+  private Handshake handshake(org.apache.pekko.http.javadsl.model.HttpRequest request, WebSocketUpgrade upgrade) {
+    Optional<String> origin = request.getHeader("Origin").map(h -> h.value());
+    if (origin.isPresent() && !allowedOrigins.isEmpty() && !allowedOrigins.contains(origin.get())) {
+      throw new SyncException(ErrorCode.ORIGIN_NOT_ALLOWED, "origin '" + abbreviate(origin.get())
+          + "' is not allowed (synced-store.http.allowed-origins)");
+    }
+    String token = AuthProvider.bearerToken(request.getHeader("Authorization").map(h -> h.value()));
+    scala.Option<String> subprotocol = scala.Option.empty();
+    for (String offered : upgrade.getRequestedProtocols()) {
+      if (offered.equals(SUBPROTOCOL)) {
+        subprotocol = scala.Option.apply(SUBPROTOCOL);
+      } else if (offered.startsWith(AUTH_SUBPROTOCOL_PREFIX)) {
+        if (token != null) {
+          throw new SyncException(ErrorCode.UNAUTHORIZED, "send the token once: in the Authorization header or as a subprotocol");
+        }
+        try {
+          token = new String(java.util.Base64.getUrlDecoder().decode(offered.substring(AUTH_SUBPROTOCOL_PREFIX.length())),
+              java.nio.charset.StandardCharsets.UTF_8);
+        } catch (IllegalArgumentException e) {
+          throw new SyncException(ErrorCode.UNAUTHORIZED, "the auth subprotocol must hold the token in base64url");
+        }
+      }
+    }
+    if (subprotocol.isEmpty() && upgrade.getRequestedProtocols().iterator().hasNext()) {
+      throw new SyncException(ErrorCode.BAD_REQUEST, "a client that offers subprotocols must offer '" + SUBPROTOCOL + "'");
+    }
+    return new Handshake(token, token == null ? null : auth.authenticate(token), subprotocol);
+  }
+
+  private static String abbreviate(String s) {
+    return s.length() > 100 ? s.substring(0, 100) + "..." : s;
+  }
+
   @SuppressWarnings({"unchecked", "rawtypes"})
-  private org.apache.pekko.stream.Graph<org.apache.pekko.stream.FlowShape<FrameEvent, FrameEvent>, Object> frames(InstanceId id) {
-    Flow<Message, Message, ?> messages = new SyncSocket(engine, auth, id, settings, reader).flow()
+  private org.apache.pekko.stream.Graph<org.apache.pekko.stream.FlowShape<FrameEvent, FrameEvent>, Object> frames(InstanceId id,
+      Handshake handshake) {
+    Flow<Message, Message, ?> messages = new SyncSocket(engine, auth, handshake.token(), handshake.authentication(), id, settings, reader).flow()
         .<Message>map(m -> m.asScala())
         .asScala()
         .contramap(org.apache.pekko.http.javadsl.model.ws.Message::adapt);

@@ -81,7 +81,7 @@ class SyncSocketTest {
         clients.get(i).awaitConfirmed(last[i]);
       }
       // every client has seen its own last write; now let each reach the server's final cookie
-      var server = SyncSocketTest.server.engine().pull(new io.syncedstore.runtime.InstanceId("todo", instance), "observer", null, null)
+      var server = SyncSocketTest.server.engine().pull(new io.syncedstore.runtime.InstanceId("todo", instance), "observer", null, io.syncedstore.api.auth.Principal.ANONYMOUS)
           .toCompletableFuture().get();
       Map<String, JsonNode> expected = new java.util.TreeMap<>();
       for (var op : server.patch()) {

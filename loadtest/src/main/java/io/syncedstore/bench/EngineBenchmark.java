@@ -154,7 +154,7 @@ public final class EngineBenchmark implements Callable<Integer> {
   private Result engineRun(Path dir, int clients, int warmup, int measured) throws Exception {
     try (SyncEngine engine = SyncEngine.start(config(dir), List.of(TodoApp.DEFINITION), "bench")) {
       InstanceId id = new InstanceId("todo", "bench");
-      engine.pull(id, "warm", null, null).toCompletableFuture().get(30, TimeUnit.SECONDS);
+      engine.pull(id, "warm", null, io.syncedstore.api.auth.Principal.ANONYMOUS).toCompletableFuture().get(30, TimeUnit.SECONDS);
       AtomicBoolean measuring = new AtomicBoolean();
       AtomicBoolean stop = new AtomicBoolean();
       AtomicLong acked = new AtomicLong();
@@ -192,7 +192,7 @@ public final class EngineBenchmark implements Callable<Integer> {
     ObjectNode args = Json.mapper().createObjectNode()
         .put("id", "todo-" + ((clientIndex * 7919L + mutationId) % todos)).put("text", "todo " + mutationId).put("updatedAt", mutationId);
     long sent = System.nanoTime();
-    engine.push(id, "group-" + client, client, null, List.of(new MutationRequest(mutationId, "setTodo", args, mutationId)))
+    engine.push(id, "group-" + client, client, io.syncedstore.api.auth.Principal.ANONYMOUS, List.of(new MutationRequest(mutationId, "setTodo", args, mutationId)))
         .whenComplete((result, error) -> {
           if (error != null) {
             done.completeExceptionally(error);

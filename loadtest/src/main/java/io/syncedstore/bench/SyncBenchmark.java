@@ -327,7 +327,7 @@ public final class SyncBenchmark implements Callable<Integer> {
       ObjectNode args = Json.mapper().createObjectNode().put("id", "todo-" + (k % 100)).put("text", "~e" + k + "~").put("updatedAt", now);
       List<MutationRequest> mutations = List.of(new MutationRequest(k, "setTodo", args, now));
       long sent = System.nanoTime();
-      server.engine().push(id, "group-engine", "engine", null, mutations).toCompletableFuture().get(WAIT.toMillis(), TimeUnit.MILLISECONDS);
+      server.engine().push(id, "group-engine", "engine", io.syncedstore.api.auth.Principal.ANONYMOUS, mutations).toCompletableFuture().get(WAIT.toMillis(), TimeUnit.MILLISECONDS);
       h.recordValue(System.nanoTime() - sent);
     }
     return Latency.of(h);

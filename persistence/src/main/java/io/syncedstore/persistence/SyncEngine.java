@@ -3,6 +3,7 @@ package io.syncedstore.persistence;
 import com.typesafe.config.Config;
 import io.syncedstore.api.AppDefinition;
 import io.syncedstore.api.ErrorCode;
+import io.syncedstore.api.auth.Principal;
 import io.syncedstore.api.SyncException;
 import io.syncedstore.api.protocol.MutationRequest;
 import io.syncedstore.runtime.ActionWakeups;
@@ -141,7 +142,18 @@ public final class SyncEngine implements AutoCloseable {
    */
   public CompletionStage<AppInstance.PushResult> push(InstanceId id, String clientGroupId, String clientId, String userId,
       List<MutationRequest> mutations) {
-    return ask(id, replyTo -> new AppInstance.Push(clientGroupId, clientId, userId, List.copyOf(mutations), replyTo));
+    return push(id, clientGroupId, clientId, Principal.userOrAnonymous(userId), mutations);
+  }
+
+  /**
+   * Pushes mutations of one client of {@code principal} to an instance; its scopes bound what the
+   * mutations may write.
+   *
+   * @return the result once persisted; fails with a {@link SyncException}
+   */
+  public CompletionStage<AppInstance.PushResult> push(InstanceId id, String clientGroupId, String clientId, Principal principal,
+      List<MutationRequest> mutations) {
+    return ask(id, replyTo -> new AppInstance.Push(clientGroupId, clientId, principal, List.copyOf(mutations), replyTo));
   }
 
   /**
@@ -150,7 +162,16 @@ public final class SyncEngine implements AutoCloseable {
    * @return the patch; fails with a {@link SyncException}
    */
   public CompletionStage<AppInstance.PullResult> pull(InstanceId id, String clientGroupId, String cookie, String userId) {
-    return ask(id, replyTo -> new AppInstance.Pull(clientGroupId, cookie, userId, replyTo));
+    return pull(id, clientGroupId, cookie, Principal.userOrAnonymous(userId));
+  }
+
+  /**
+   * Pulls the patch from {@code cookie} for a client group of {@code principal}.
+   *
+   * @return the patch, filtered by the principal's user and scopes; fails with a {@link SyncException}
+   */
+  public CompletionStage<AppInstance.PullResult> pull(InstanceId id, String clientGroupId, String cookie, Principal principal) {
+    return ask(id, replyTo -> new AppInstance.Pull(clientGroupId, cookie, principal, replyTo));
   }
 
   /**
@@ -161,8 +182,8 @@ public final class SyncEngine implements AutoCloseable {
    *     {@link ErrorCode#CLIENT_OWNED_BY_OTHER_USER} or {@link ErrorCode#SCHEMA_VERSION_MISMATCH})
    */
   public CompletionStage<ActorRef<ClientSession.Command>> connect(InstanceId id, String clientGroupId, String clientId,
-      String userId, String cookie, int schemaVersion, ActorRef<SocketOut> socket) {
-    return ask(id, replyTo -> new AppInstance.Connect(clientGroupId, clientId, userId, cookie, schemaVersion, socket, replyTo));
+      Principal principal, String cookie, int schemaVersion, ActorRef<SocketOut> socket) {
+    return ask(id, replyTo -> new AppInstance.Connect(clientGroupId, clientId, principal, cookie, schemaVersion, socket, replyTo));
   }
 
   /** @return what instance {@code id}'s actions are doing (starting the instance if needed) */

@@ -1,5 +1,6 @@
 package io.syncedstore.persistence;
 
+import io.syncedstore.api.auth.Principal;
 import static io.syncedstore.persistence.TestApps.LAB;
 import static io.syncedstore.persistence.TestApps.named;
 import static io.syncedstore.persistence.TestApps.put;
@@ -103,12 +104,12 @@ class EngineIntegrationTest {
   void gapIsRejectedAndNothingApplied() {
     try (SyncEngine engine = start(1000)) {
       AppInstance.PushResult ok = push(engine, "c1", null, put(1, "a", "1"));
-      SyncException gap = awaitError(engine.push(ID, "group-c1", "c1", null, List.of(put(2, "b", "2"), put(4, "d", "4"))));
+      SyncException gap = awaitError(engine.push(ID, "group-c1", "c1", Principal.ANONYMOUS, List.of(put(2, "b", "2"), put(4, "d", "4"))));
       assertEquals(ErrorCode.MUTATION_ID_GAP, gap.code());
       assertTrue(gap.getMessage().contains("expected mutation id 3"), gap.getMessage());
-      SyncException gapAtStart = awaitError(engine.push(ID, "group-c1", "c1", null, List.of(put(3, "c", "3"))));
+      SyncException gapAtStart = awaitError(engine.push(ID, "group-c1", "c1", Principal.ANONYMOUS, List.of(put(3, "c", "3"))));
       assertTrue(gapAtStart.getMessage().contains("expected mutation id 2"), gapAtStart.getMessage());
-      AppInstance.PullResult since = await(engine.pull(ID, "group-c1", ok.cookie(), null));
+      AppInstance.PullResult since = await(engine.pull(ID, "group-c1", ok.cookie(), Principal.ANONYMOUS));
       assertEquals(List.of(), since.patch(), "nothing of the rejected pushes was applied");
       assertEquals(ok.cookie(), since.cookie());
     }
@@ -123,7 +124,7 @@ class EngineIntegrationTest {
       assertTrue(r.results().get(1).message().contains("boom on x"), r.results().get(1).message());
       assertEquals(3, r.lastMutationId(), "a failed mutation still advances the id");
       assertEquals(Map.of("public/kv/a", "\"1\"", "public/kv/b", "\"2\""), visible(engine, null));
-      AppInstance.PullResult own = await(engine.pull(ID, "group-c1", null, null));
+      AppInstance.PullResult own = await(engine.pull(ID, "group-c1", null, Principal.ANONYMOUS));
       assertEquals(Map.of("c1", 3L), own.lastMutationIdChanges());
     }
   }
@@ -141,7 +142,7 @@ class EngineIntegrationTest {
           r.results().stream().map(AppInstance.MutationResult::code).toList());
       assertTrue(r.results().get(1).message().contains("'key'"), r.results().get(1).message());
       assertTrue(r.results().get(2).message().contains("'key'"), r.results().get(2).message());
-      AppInstance.PullResult since = await(engine.pull(ID, "group-c1", before.cookie(), null));
+      AppInstance.PullResult since = await(engine.pull(ID, "group-c1", before.cookie(), Principal.ANONYMOUS));
       assertEquals(List.of(), since.patch());
       assertEquals(Map.of("public/kv/a", "\"1\""), visible(engine, null));
     }
@@ -175,7 +176,7 @@ class EngineIntegrationTest {
       AppInstance.PushResult r1 = push(engine, "c1", null, put(1, "a", "1"), put(2, "b", "2"));
       push(engine, "c1", null, named(3, "del", "key", "a"), put(4, "b", "3"));
       push(engine, "other", null, put(1, "z", "9"));
-      AppInstance.PullResult pull = await(engine.pull(ID, "group-c1", r1.cookie(), null));
+      AppInstance.PullResult pull = await(engine.pull(ID, "group-c1", r1.cookie(), Principal.ANONYMOUS));
       assertFalse(pull.reset());
       List<String> ops = new ArrayList<>();
       pull.patch().forEach(op -> ops.add(op.op() + " " + op.itemKey() + (op.value() == null ? "" : "=" + op.value())));
@@ -275,10 +276,10 @@ class EngineIntegrationTest {
   void cookieFromAnotherEpochGetsAReset() {
     try (SyncEngine engine = start(1000)) {
       push(engine, "c1", null, put(1, "a", "1"));
-      AppInstance.PullResult pull = await(engine.pull(ID, "group-c1", "someotherepoch:1", null));
+      AppInstance.PullResult pull = await(engine.pull(ID, "group-c1", "someotherepoch:1", Principal.ANONYMOUS));
       assertTrue(pull.reset());
       assertEquals("clear", pull.patch().get(0).op());
-      SyncException bad = awaitError(engine.pull(ID, "group-c1", "garbage", null));
+      SyncException bad = awaitError(engine.pull(ID, "group-c1", "garbage", Principal.ANONYMOUS));
       assertEquals(ErrorCode.BAD_REQUEST, bad.code());
     }
   }

@@ -1,5 +1,6 @@
 package io.syncedstore.persistence;
 
+import io.syncedstore.api.auth.Principal;
 import static io.syncedstore.persistence.TestApps.LAB;
 import static io.syncedstore.persistence.TestApps.put;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -49,13 +50,13 @@ class PostgresProfileTest {
     InstanceId id = new InstanceId("lab", "pg-" + UUID.randomUUID());
     String cookie;
     try (SyncEngine engine = SyncEngine.start(profile(), List.of(LAB), "pg")) {
-      AppInstance.PushResult r = engine.push(id, "g", "c1", null, List.of(put(1, "a", "1"), put(2, "b", "2")))
+      AppInstance.PushResult r = engine.push(id, "g", "c1", Principal.ANONYMOUS, List.of(put(1, "a", "1"), put(2, "b", "2")))
           .toCompletableFuture().get(30, TimeUnit.SECONDS);
       assertEquals(2, r.lastMutationId());
       cookie = r.cookie();
     }
     try (SyncEngine engine = SyncEngine.start(profile(), List.of(LAB), "pg")) {
-      AppInstance.PullResult pull = engine.pull(id, "g", null, null).toCompletableFuture().get(30, TimeUnit.SECONDS);
+      AppInstance.PullResult pull = engine.pull(id, "g", null, Principal.ANONYMOUS).toCompletableFuture().get(30, TimeUnit.SECONDS);
       assertEquals(cookie, pull.cookie());
       assertEquals(List.of("clear", "put a", "put b"),
           pull.patch().stream().map(o -> o.itemKey() == null ? o.op() : o.op() + " " + o.itemKey()).sorted().toList());

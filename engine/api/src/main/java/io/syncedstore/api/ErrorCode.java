@@ -41,8 +41,14 @@ public enum ErrorCode {
   OVERLOADED,
   /** The instance could not answer in time; the request may or may not have been applied. */
   TIMEOUT,
-  /** Authentication failed. */
+  /** Authentication failed: no token where one is required, or a token refused (bad signature, wrong issuer or audience, expired...). */
   UNAUTHORIZED,
+  /** The connection's token expired: reconnect with a fresh token (close 4440). */
+  TOKEN_EXPIRED,
+  /** The request's Origin is not one of {@code synced-store.http.allowed-origins}. */
+  ORIGIN_NOT_ALLOWED,
+  /** A mutation wrote a table outside the principal's sync scopes, or a row its scopes do not cover; nothing was applied. */
+  SCOPE_VIOLATION,
   /** A WebSocket message is not valid: not JSON, not an object, unknown type, a missing or mistyped field, nested too deep. */
   BAD_MESSAGE,
   /** A WebSocket message came at the wrong time: anything before the hello, or a second hello. */

@@ -3,6 +3,7 @@ package io.syncedstore.runtime;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.syncedstore.api.AppDefinition;
 import io.syncedstore.api.ErrorCode;
+import io.syncedstore.api.auth.Principal;
 import io.syncedstore.api.SyncException;
 import io.syncedstore.api.exec.MutationExecutor;
 import io.syncedstore.api.exec.MutationInvocation;
@@ -64,23 +65,39 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
    *
    * @param clientGroupId the client's group
    * @param clientId the client
-   * @param userId the authenticated user, or {@code null} for anonymous
+   * @param principal who pushes: its user writes the private tier, its scopes bound the writes
    * @param mutations the mutations, in id order
    * @param replyTo gets a {@link PushResult} once persisted, or an error ({@link InstanceErrors})
    */
-  public record Push(String clientGroupId, String clientId, String userId, List<MutationRequest> mutations,
-      ActorRef<StatusReply<PushResult>> replyTo) implements Command {}
+  public record Push(String clientGroupId, String clientId, Principal principal, List<MutationRequest> mutations,
+      ActorRef<StatusReply<PushResult>> replyTo) implements Command {
+    /** A push of {@link Principal#userOrAnonymous}{@code (userId)}. */
+    public Push(String clientGroupId, String clientId, String userId, List<MutationRequest> mutations,
+        ActorRef<StatusReply<PushResult>> replyTo) {
+      this(clientGroupId, clientId, Principal.userOrAnonymous(userId), mutations, replyTo);
+    }
+
+    /** @return the pushing user, or {@code null} for anonymous */
+    public String userId() {
+      return principal.userId();
+    }
+  }
 
   /**
    * Pull the patch from {@code cookie} to now, and the group's changed last mutation ids.
    *
    * @param clientGroupId the client group asking
    * @param cookie the cookie the group holds, or {@code null}
-   * @param userId the authenticated user (selects the private tier), or {@code null}
+   * @param principal who pulls (its user selects the private tier, its scopes filter the rows)
    * @param replyTo gets a {@link PullResult}
    */
-  public record Pull(String clientGroupId, String cookie, String userId, ActorRef<StatusReply<PullResult>> replyTo)
-      implements Command {}
+  public record Pull(String clientGroupId, String cookie, Principal principal, ActorRef<StatusReply<PullResult>> replyTo)
+      implements Command {
+    /** A pull of {@link Principal#userOrAnonymous}{@code (userId)}. */
+    public Pull(String clientGroupId, String cookie, String userId, ActorRef<StatusReply<PullResult>> replyTo) {
+      this(clientGroupId, cookie, Principal.userOrAnonymous(userId), replyTo);
+    }
+  }
 
   /**
    * Connect a client: start its {@link ClientSession}, which sends {@code connected} and the patch
@@ -88,14 +105,25 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
    *
    * @param clientGroupId the client's group
    * @param clientId the client; owned by the first user that uses it
-   * @param userId the authenticated user, or {@code null} for anonymous
+   * @param principal who connects (its user selects the private tier, its scopes filter the rows)
    * @param cookie the cookie the client holds, or {@code null}
    * @param schemaVersion the app schema version the client was built against
    * @param socket the client's socket
    * @param replyTo gets the session, or an error ({@link InstanceErrors})
    */
-  public record Connect(String clientGroupId, String clientId, String userId, String cookie, int schemaVersion,
-      ActorRef<SocketOut> socket, ActorRef<StatusReply<ActorRef<ClientSession.Command>>> replyTo) implements Command {}
+  public record Connect(String clientGroupId, String clientId, Principal principal, String cookie, int schemaVersion,
+      ActorRef<SocketOut> socket, ActorRef<StatusReply<ActorRef<ClientSession.Command>>> replyTo) implements Command {
+    /** A connection of {@link Principal#userOrAnonymous}{@code (userId)}. */
+    public Connect(String clientGroupId, String clientId, String userId, String cookie, int schemaVersion,
+        ActorRef<SocketOut> socket, ActorRef<StatusReply<ActorRef<ClientSession.Command>>> replyTo) {
+      this(clientGroupId, clientId, Principal.userOrAnonymous(userId), cookie, schemaVersion, socket, replyTo);
+    }
+
+    /** @return the connecting user, or {@code null} for anonymous */
+    public String userId() {
+      return principal.userId();
+    }
+  }
 
   /**
    * The sessions of connected clients, for statistics and tests.
@@ -172,7 +200,7 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
   private record CompleteAction(String actionId, ErrorCode code, String message) implements Command {}
 
   /** A session that fell behind asks for the patch from {@code cookie}, answered with {@link ClientSession.CatchUp}. */
-  record SessionCatchUp(ActorRef<ClientSession.Command> session, String cookie, String clientGroupId, String userId)
+  record SessionCatchUp(ActorRef<ClientSession.Command> session, String cookie, String clientGroupId, Principal principal)
       implements Command {}
 
   private record SessionEnded(ActorRef<ClientSession.Command> session) implements Command {}
@@ -643,7 +671,7 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
   private ReplyEffect<InstanceEvent, InstanceState> onPull(InstanceState state, Pull pull) {
     Cookie cookie;
     try {
-      cookie = Cookie.parse(pull.cookie());
+      cookie = InstanceState.unwire(Cookie.parse(pull.cookie()), pull.principal());
     } catch (SyncException e) {
       return Effect().reply(pull.replyTo(), InstanceErrors.reply(e));
     }
@@ -651,13 +679,13 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
       // Nothing was ever written: an empty reset, without writing anything (a pull must not grow the
       // journal). Its cookie's epoch "0" never matches a real one, so the first real pull resets again.
       return Effect().reply(pull.replyTo(), StatusReply.success(
-          new PullResult(new Cookie(NO_EPOCH, 0).toString(), true, Map.of(), List.of(PatchOp.CLEAR), false)));
+          new PullResult(InstanceState.wireCookie(new Cookie(NO_EPOCH, 0).toString(), pull.principal()), true, Map.of(), List.of(PatchOp.CLEAR), false)));
     }
     return Effect().reply(pull.replyTo(), StatusReply.success(pullResult(state, cookie, pull)));
   }
 
   private static PullResult pullResult(InstanceState state, Cookie cookie, Pull pull) {
-    InstanceState.Patch patch = state.patchSince(cookie, pull.clientGroupId(), pull.userId());
+    InstanceState.Patch patch = state.patchSince(cookie, pull.clientGroupId(), pull.principal());
     return new PullResult(patch.cookie().toString(), patch.reset(), patch.lastMutationIdChanges(), patch.ops(),
         state.hasClientGroup(pull.clientGroupId()));
   }
@@ -671,13 +699,14 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
     if (previous != null) {
       previous.tell(ClientSession.Superseded.INSTANCE);
     }
-    Cookie cookie = Cookie.parse(connect.cookie());
+    Cookie cookie = InstanceState.unwire(Cookie.parse(connect.cookie()), connect.principal());
     InstanceState.Patch initial = state.epoch() == null
-        ? new InstanceState.Patch(new Cookie(NO_EPOCH, 0), true, List.of(PatchOp.CLEAR), Map.of())
-        : state.patchSince(cookie, connect.clientGroupId(), connect.userId());
+        ? new InstanceState.Patch(Cookie.parse(InstanceState.wireCookie(new Cookie(NO_EPOCH, 0).toString(), connect.principal())),
+            true, List.of(PatchOp.CLEAR), Map.of())
+        : state.patchSince(cookie, connect.clientGroupId(), connect.principal());
     InstanceState.ClientRecord client = state.client(connect.clientId());
     ClientSession.Start start = new ClientSession.Start(context.getSelf(), connect.clientGroupId(), connect.clientId(),
-        connect.userId(), connect.socket(), connect.cookie(), initial, client == null ? 0 : client.lastMutationId(),
+        connect.principal(), connect.socket(), connect.cookie(), initial, client == null ? 0 : client.lastMutationId(),
         state.failuresSince(connect.clientId(), cookie), settings.maxQueuedMessages(), settings.maxPushesInFlight());
     ActorRef<ClientSession.Command> session = context.spawn(ClientSession.create(start), "session-" + (++sessionsStarted));
     context.watchWith(session, new SessionEnded(session));
@@ -738,8 +767,8 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
 
   private ReplyEffect<InstanceEvent, InstanceState> onSessionCatchUp(InstanceState state, SessionCatchUp request) {
     if (sessions.containsKey(request.session())) {
-      Cookie cookie = Cookie.parse(request.cookie());
-      request.session().tell(new ClientSession.CatchUp(state.patchSince(cookie, request.clientGroupId(), request.userId())));
+      Cookie cookie = InstanceState.unwire(Cookie.parse(request.cookie()), request.principal());
+      request.session().tell(new ClientSession.CatchUp(state.patchSince(cookie, request.clientGroupId(), request.principal())));
     }
     return Effect().noReply();
   }
@@ -962,7 +991,7 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
       serverMutationId = server == null ? 0 : server.lastMutationId();
     }
     long mutationId = ++serverMutationId; // queued pushes are flushed in order, so these ids arrive without gaps
-    enqueue(new Push(SERVER_CLIENT, SERVER_CLIENT, m.userId(),
+    enqueue(new Push(SERVER_CLIENT, SERVER_CLIENT, new Principal(m.userId(), m.userId() == null, null, null),
         List.of(new MutationRequest(mutationId, m.name(), m.args(), System.currentTimeMillis())), m.replyTo()));
     return Effect().noReply();
   }

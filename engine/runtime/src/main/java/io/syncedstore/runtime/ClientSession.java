@@ -1,6 +1,7 @@
 package io.syncedstore.runtime;
 
 import io.syncedstore.api.ErrorCode;
+import io.syncedstore.api.auth.Principal;
 import io.syncedstore.api.protocol.ClientMessage;
 import io.syncedstore.api.protocol.CloseCodes;
 import io.syncedstore.api.protocol.MutationRequest;
@@ -128,7 +129,7 @@ public final class ClientSession extends AbstractBehavior<ClientSession.Command>
    * @param instance the parent
    * @param clientGroupId the client's group
    * @param clientId the client
-   * @param userId the user, or {@code null}
+   * @param principal who the client acts for: its user and scopes filter what the session sends
    * @param socket the client's socket
    * @param clientCookie the cookie the client said it holds, or {@code null}
    * @param initial the patch from {@code clientCookie} to now
@@ -137,9 +138,13 @@ public final class ClientSession extends AbstractBehavior<ClientSession.Command>
    * @param maxQueued {@code max-queued-messages}
    * @param maxPushesInFlight {@code max-pushes-in-flight}
    */
-  record Start(ActorRef<AppInstance.Command> instance, String clientGroupId, String clientId, String userId,
+  record Start(ActorRef<AppInstance.Command> instance, String clientGroupId, String clientId, Principal principal,
       ActorRef<SocketOut> socket, String clientCookie, InstanceState.Patch initial, long lastMutationId,
-      List<InstanceState.RecentFailure> failures, int maxQueued, int maxPushesInFlight) {}
+      List<InstanceState.RecentFailure> failures, int maxQueued, int maxPushesInFlight) {
+    String userId() {
+      return principal.userId();
+    }
+  }
 
   static Behavior<Command> create(Start start) {
     return Behaviors.setup(context -> new ClientSession(context, start));
@@ -267,7 +272,7 @@ public final class ClientSession extends AbstractBehavior<ClientSession.Command>
       behindAgain = true;
       return this;
     }
-    if (behind || queued >= start.maxQueued() || !notices.isEmpty() || !batch.baseCookie().equals(accountedTo)) {
+    if (behind || queued >= start.maxQueued() || !notices.isEmpty() || !wire(batch.baseCookie()).equals(accountedTo)) {
       // (A batch that does not continue from the last one accounted for cannot happen: the instance
       // sends every batch to every session in order. Were it to, the catch-up repairs it.)
       behind = true;
@@ -276,13 +281,14 @@ public final class ClientSession extends AbstractBehavior<ClientSession.Command>
       maybeCatchUp(); // at once if nothing is in the socket to wait for
       return this;
     }
-    accountedTo = batch.cookie();
-    String ops = batch.opsJson(start.userId());
+    String to = wire(batch.cookie());
+    accountedTo = to;
+    String ops = batch.opsJson(start.principal());
     Map<String, Long> lmids = batch.lastMutationIdChanges(start.clientGroupId());
     if (ops.isEmpty() && lmids.isEmpty()) {
       return this; // nothing this client may see; its next poke starts from the cookie it has
     }
-    sendPoke(pokeJson(cookie, batch.cookie(), ops, lmids), batch.cookie(), lmids);
+    sendPoke(pokeJson(cookie, to, ops, lmids), to, lmids);
     return this;
   }
 
@@ -297,7 +303,7 @@ public final class ClientSession extends AbstractBehavior<ClientSession.Command>
   private void maybeCatchUp() {
     if (behind && queued == 0 && notices.isEmpty() && !awaitingCatchUp) {
       awaitingCatchUp = true;
-      start.instance().tell(new AppInstance.SessionCatchUp(getContext().getSelf(), cookie, start.clientGroupId(), start.userId()));
+      start.instance().tell(new AppInstance.SessionCatchUp(getContext().getSelf(), cookie, start.clientGroupId(), start.principal()));
     }
   }
 
@@ -420,6 +426,11 @@ public final class ClientSession extends AbstractBehavior<ClientSession.Command>
       hand(PONG);
     }
     releaseWaitingPush();
+  }
+
+  /** @return the instance cookie {@code raw} as this client's cookie ({@link InstanceState#wireCookie}) */
+  private String wire(String raw) {
+    return InstanceState.wireCookie(raw, start.principal());
   }
 
   private void sendPoke(String json, String toCookie, Map<String, Long> lmids) {

@@ -3,6 +3,8 @@ package io.syncedstore.runtime;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import io.syncedstore.api.Json;
 import io.syncedstore.api.Tier;
+import io.syncedstore.api.auth.Principal;
+import io.syncedstore.api.auth.Scopes;
 import io.syncedstore.api.protocol.PatchOp;
 import io.syncedstore.api.store.Write;
 import io.syncedstore.runtime.journal.InstanceEvent;
@@ -98,8 +100,16 @@ final class CommittedBatch {
     return changes;
   }
 
-  /** @return the comma-separated JSON of the patch ops {@code userId} may see: public entries and its own private ones */
-  String opsJson(String userId) {
+  /**
+   * @return the comma-separated JSON of the patch ops {@code principal} may see: public entries and
+   *     its own private ones; for a scoped principal only those of covered tables, a row its scopes
+   *     do not cover sent as a delete (it may have left the scopes with this write)
+   */
+  String opsJson(Principal principal) {
+    String userId = principal.userId();
+    if (principal.scoped()) {
+      return scopedOpsJson(userId, principal.scopes());
+    }
     String shared = publicOpsJson();
     List<Write> own = userId == null ? null : privateWrites.get(userId);
     if (own == null) {
@@ -113,6 +123,29 @@ final class CommittedBatch {
       sb.append(json(op("private", w)));
     }
     return sb.toString();
+  }
+
+  private String scopedOpsJson(String userId, Scopes scopes) {
+    StringBuilder sb = new StringBuilder();
+    appendScoped(sb, "public", publicWrites, scopes);
+    List<Write> own = userId == null ? null : privateWrites.get(userId);
+    if (own != null) {
+      appendScoped(sb, "private", own, scopes);
+    }
+    return sb.toString();
+  }
+
+  private static void appendScoped(StringBuilder sb, String tier, List<Write> writes, Scopes scopes) {
+    for (Write w : writes) {
+      if (!scopes.coversTable(w.table())) {
+        continue;
+      }
+      if (!sb.isEmpty()) {
+        sb.append(',');
+      }
+      boolean visible = !w.isDelete() && scopes.covers(w.table(), w.value());
+      sb.append(json(visible ? op(tier, w) : PatchOp.del(tier, w.table(), w.itemKey())));
+    }
   }
 
   /** @return the last mutation id of each client of {@code clientGroupId} that this batch advanced */

@@ -1,5 +1,7 @@
 package io.syncedstore.runtime;
 
+import io.syncedstore.api.auth.Principal;
+import io.syncedstore.api.auth.Scopes;
 import io.syncedstore.api.protocol.Cookie;
 import io.syncedstore.api.protocol.PatchOp;
 import io.syncedstore.api.store.EntryStore;
@@ -202,29 +204,38 @@ public final class InstanceState {
   }
 
   /**
-   * The patch that brings a client of {@code userId} from {@code from} to the current version:
+   * The patch that brings a client of {@code principal} from {@code from} to the current version:
    * changed entries since {@code from}, or a {@code clear} and everything visible when
    * {@code from} is absent, from another epoch, in the future, or behind the tombstone horizon.
-   * Public rows and {@code userId}'s own private rows only; never server-only rows.
+   * Public rows and the principal's own private rows only, never server-only rows, and for a scoped
+   * principal only rows its scopes cover: a changed row of a covered table that its scopes no longer
+   * cover is sent as a delete, since the client may hold it.
+   *
+   * @param from the instance cookie the client holds ({@link #unwire}), or {@code null}
+   * @return the patch, whose cookie is the principal's ({@link #wireCookie})
    */
-  public Patch patchSince(Cookie from, String clientGroupId, String userId) {
+  public Patch patchSince(Cookie from, String clientGroupId, Principal principal) {
+    String userId = principal.userId();
+    Scopes scopes = principal.scopes();
     boolean reset = from == null || !from.epoch().equals(epoch) || from.version() > version || from.version() < store.horizon();
     List<PatchOp> ops = new ArrayList<>();
     if (reset) {
       ops.add(PatchOp.CLEAR);
       store.forEachLive(c -> {
         String tier = visibleTier(c.table(), userId);
-        if (tier != null) {
+        if (tier != null && (scopes == null || scopes.covers(c.table().table(), c.row().value()))) {
           ops.add(put(tier, c.table(), c.row()));
         }
       });
     } else {
       store.forEachChangeSince(from.version(), c -> {
         String tier = visibleTier(c.table(), userId);
-        if (tier != null) {
-          Row row = c.row();
-          ops.add(row.isDeleted() ? PatchOp.del(tier, c.table().table(), row.itemKey()) : put(tier, c.table(), row));
+        if (tier == null || (scopes != null && !scopes.coversTable(c.table().table()))) {
+          return;
         }
+        Row row = c.row();
+        boolean visible = !row.isDeleted() && (scopes == null || scopes.covers(c.table().table(), row.value()));
+        ops.add(visible ? put(tier, c.table(), row) : PatchOp.del(tier, c.table().table(), row.itemKey()));
       });
     }
     Map<String, Long> lastMutationIdChanges = new LinkedHashMap<>();
@@ -234,7 +245,43 @@ public final class InstanceState {
         lastMutationIdChanges.put(clientId, record.lastMutationId());
       }
     });
-    return new Patch(cookie(), reset, ops, lastMutationIdChanges);
+    return new Patch(Cookie.parse(wireCookie(cookie().toString(), principal)), reset, ops, lastMutationIdChanges);
+  }
+
+  /**
+   * A client's cookie names the instance's epoch and version, and for a scoped principal also the
+   * scopes it was computed under ({@code <epoch>~<scopes fingerprint>:<version>}): a client that
+   * comes back with other scopes has an epoch that does not match, and gets its whole view again
+   * (rows now out of scope disappear with the {@code clear}).
+   *
+   * @param raw an instance cookie, {@code <epoch>:<version>}
+   * @return the cookie {@code principal}'s client holds for it
+   */
+  public static String wireCookie(String raw, Principal principal) {
+    if (principal.scopes() == null) {
+      return raw;
+    }
+    int colon = raw.lastIndexOf(':');
+    return raw.substring(0, colon) + "~" + principal.scopes().fingerprint() + raw.substring(colon);
+  }
+
+  /**
+   * @param wire a cookie a client of {@code principal} sent, or {@code null}
+   * @return the instance cookie it stands for; {@code null} (a reset) when it was computed under
+   *     other scopes, and a cookie of no epoch when it has a scope mark the principal does not
+   */
+  public static Cookie unwire(Cookie wire, Principal principal) {
+    if (wire == null) {
+      return null;
+    }
+    int mark = wire.epoch().lastIndexOf('~');
+    if (principal.scopes() == null) {
+      return mark < 0 ? wire : null;
+    }
+    if (mark < 0 || !wire.epoch().substring(mark + 1).equals(principal.scopes().fingerprint())) {
+      return null;
+    }
+    return new Cookie(wire.epoch().substring(0, mark), wire.version());
   }
 
   private static PatchOp put(String tier, TableAddress table, Row row) {

@@ -1,5 +1,6 @@
 package io.syncedstore.runtime;
 
+import io.syncedstore.api.auth.Principal;
 import static io.syncedstore.runtime.TestApp.KV;
 import static io.syncedstore.runtime.TestApp.appliedPut;
 import static io.syncedstore.runtime.TestApp.boom;
@@ -296,7 +297,7 @@ class AppInstanceTest {
     assertFalse(pull("g9", null, null).clientGroupKnown(), "a group none of whose clients pushed is unknown");
     assertTrue(pull("g1", epoch + ":7", null).reset());
 
-    var malformed = kit.<StatusReply<PullResult>>runCommand(replyTo -> new AppInstance.Pull("g1", "no-version", null, replyTo));
+    var malformed = kit.<StatusReply<PullResult>>runCommand(replyTo -> new AppInstance.Pull("g1", "no-version", Principal.ANONYMOUS, replyTo));
     String error = errorOf(malformed.reply());
     assertTrue(error.startsWith("BAD_REQUEST: "), error);
     assertTrue(malformed.hasNoEvents());
@@ -305,12 +306,12 @@ class AppInstanceTest {
   @Test
   void pullOfAFreshInstanceWritesNothing() {
     // a pull must not grow the journal: an instance nobody pushed to answers with an empty reset
-    var result = kit.<StatusReply<PullResult>>runCommand(replyTo -> new AppInstance.Pull("g1", null, null, replyTo));
+    var result = kit.<StatusReply<PullResult>>runCommand(replyTo -> new AppInstance.Pull("g1", null, Principal.ANONYMOUS, replyTo));
     assertTrue(result.hasNoEvents());
     assertEquals(new PullResult(AppInstance.NO_EPOCH + ":0", true, Map.of(), List.of(PatchOp.CLEAR), false), result.reply().getValue());
     // once something is written, the "no epoch" cookie gets a reset with the real epoch
     pushOk("g1", "c1", null, put(1, "a", "x"));
-    var after = kit.<StatusReply<PullResult>>runCommand(replyTo -> new AppInstance.Pull("g1", AppInstance.NO_EPOCH + ":0", null, replyTo));
+    var after = kit.<StatusReply<PullResult>>runCommand(replyTo -> new AppInstance.Pull("g1", AppInstance.NO_EPOCH + ":0", Principal.ANONYMOUS, replyTo));
     assertTrue(after.hasNoEvents());
     assertTrue(after.reply().getValue().reset());
     assertEquals(List.of(PatchOp.CLEAR, PatchOp.put("public", "kv", "a", "", json("x"))), after.reply().getValue().patch());
@@ -365,7 +366,7 @@ class AppInstanceTest {
             AppInstance.create(id, TestApp.APP, TestApp.settings(2, Duration.ofMinutes(2), 10_000)), SERIALIZATION);
     // seq 1 created + 1 put, seq 3-4 two puts, seq 5 a delete, seq 6 a put
     for (MutationRequest m : List.of(put(1, "a", 1), put(2, "b", 2), put(3, "c", 3), del(4, "a"), put(5, "d", 4))) {
-      var r = snapKit.<StatusReply<PushResult>>runCommand(replyTo -> new AppInstance.Push("g1", "c1", null, List.of(m), replyTo));
+      var r = snapKit.<StatusReply<PushResult>>runCommand(replyTo -> new AppInstance.Push("g1", "c1", Principal.ANONYMOUS, List.of(m), replyTo));
       assertTrue(r.reply().isSuccess(), () -> "push failed: " + r.reply());
     }
     String pid = id.persistenceId();
@@ -377,10 +378,10 @@ class AppInstanceTest {
     assertEquals(5, snapshot.version());
     assertEquals(List.of(new InstanceSnapshot.ClientSnapshot("c1", "g1", null, 5, 5)), snapshot.clients());
 
-    StatusReply<PullResult> before = snapKit.<StatusReply<PullResult>>runCommand(replyTo -> new AppInstance.Pull("g1", null, null, replyTo)).reply();
+    StatusReply<PullResult> before = snapKit.<StatusReply<PullResult>>runCommand(replyTo -> new AppInstance.Pull("g1", null, Principal.ANONYMOUS, replyTo)).reply();
     String cookie2 = before.getValue().cookie().replaceAll(":\\d+$", ":2");
     StatusReply<PullResult> sinceV2Before = snapKit.<StatusReply<PullResult>>runCommand(
-        replyTo -> new AppInstance.Pull("g1", cookie2, null, replyTo)).reply();
+        replyTo -> new AppInstance.Pull("g1", cookie2, Principal.ANONYMOUS, replyTo)).reply();
     assertTrue(sinceV2Before.getValue().patch().contains(PatchOp.del("public", "kv", "a")), sinceV2Before.toString());
 
     // drop the events: only the snapshot is left to recover from
@@ -388,10 +389,10 @@ class AppInstanceTest {
     assertTrue(snapKit.persistenceTestKit().persistedInStorage(pid).isEmpty());
     InstanceState recovered = snapKit.restart().state();
     assertEquals(5, recovered.version());
-    assertEquals(before, snapKit.<StatusReply<PullResult>>runCommand(replyTo -> new AppInstance.Pull("g1", null, null, replyTo)).reply());
+    assertEquals(before, snapKit.<StatusReply<PullResult>>runCommand(replyTo -> new AppInstance.Pull("g1", null, Principal.ANONYMOUS, replyTo)).reply());
     assertEquals(sinceV2Before, snapKit.<StatusReply<PullResult>>runCommand(
-        replyTo -> new AppInstance.Pull("g1", cookie2, null, replyTo)).reply(), "tombstones survive the snapshot");
-    var dup = snapKit.<StatusReply<PushResult>>runCommand(replyTo -> new AppInstance.Push("g1", "c1", null, List.of(put(5, "d", 4)), replyTo));
+        replyTo -> new AppInstance.Pull("g1", cookie2, Principal.ANONYMOUS, replyTo)).reply(), "tombstones survive the snapshot");
+    var dup = snapKit.<StatusReply<PushResult>>runCommand(replyTo -> new AppInstance.Push("g1", "c1", Principal.ANONYMOUS, List.of(put(5, "d", 4)), replyTo));
     assertEquals(List.of(duplicate(5)), dup.reply().getValue().results());
     assertTrue(dup.hasNoEvents());
     snapKit.clear();

@@ -1,5 +1,6 @@
 package io.syncedstore.runtime;
 
+import io.syncedstore.api.auth.Principal;
 import static io.syncedstore.runtime.TestApp.boom;
 import static io.syncedstore.runtime.TestApp.incr;
 import static io.syncedstore.runtime.TestApp.json;
@@ -99,7 +100,7 @@ class GroupCommitTest {
 
   private PullResult pull(ActorRef<AppInstance.Command> instance) throws Exception {
     return await(AskPattern.<AppInstance.Command, StatusReply<PullResult>>ask(instance,
-        replyTo -> new AppInstance.Pull("g1", null, null, replyTo), ANSWER, testKit.system().scheduler()).toCompletableFuture());
+        replyTo -> new AppInstance.Pull("g1", null, Principal.ANONYMOUS, replyTo), ANSWER, testKit.system().scheduler()).toCompletableFuture());
   }
 
   private static long version(String cookie) {
@@ -227,8 +228,8 @@ class GroupCommitTest {
     probe.awaitHeld();
     TestProbe<StatusReply<PushResult>> p1 = testKit.createTestProbe();
     TestProbe<StatusReply<PushResult>> p3 = testKit.createTestProbe();
-    instance.tell(new AppInstance.Push("g1", "c1", null, List.of(put(1, "a", 1), put(2, "b", 2)), p1.ref()));
-    instance.tell(new AppInstance.Push("g1", "c3", null, List.of(put(1, "c", 3)), p3.ref()));
+    instance.tell(new AppInstance.Push("g1", "c1", Principal.ANONYMOUS, List.of(put(1, "a", 1), put(2, "b", 2)), p1.ref()));
+    instance.tell(new AppInstance.Push("g1", "c3", Principal.ANONYMOUS, List.of(put(1, "c", 3)), p3.ref()));
     probe.failNextWrites(1);
     LoggingTestKit.info("instance [" + id + "] recovered at version").expect(testKit.system(), () -> {
       probe.release();
@@ -284,7 +285,7 @@ class GroupCommitTest {
     probe.failNextWrites(1);
     TestProbe<StatusReply<PushResult>> failing = testKit.createTestProbe();
     LoggingTestKit.info("instance [" + id + "] recovered at version").expect(testKit.system(), () -> {
-      instance.tell(new AppInstance.Push("g1", "c1", null, List.of(put(1, "lost", 1)), failing.ref()));
+      instance.tell(new AppInstance.Push("g1", "c1", Principal.ANONYMOUS, List.of(put(1, "lost", 1)), failing.ref()));
       return null;
     });
     failing.expectNoMessage(Duration.ofMillis(100));
@@ -302,7 +303,7 @@ class GroupCommitTest {
     probe.holdNextWrite();
     probe.failNextWrites(1);
     TestProbe<StatusReply<PushResult>> failing = testKit.createTestProbe();
-    instance.tell(new AppInstance.Push("g1", "c1", null, List.of(put(1, "a", 1)), failing.ref()));
+    instance.tell(new AppInstance.Push("g1", "c1", Principal.ANONYMOUS, List.of(put(1, "a", 1)), failing.ref()));
     probe.awaitHeld();
     // stashed while the write is in flight: must survive the restart that follows the failure
     CompletableFuture<StatusReply<PushResult>> waiting = push(instance, "c2", null, put(1, "b", 2));
@@ -349,7 +350,7 @@ class GroupCommitTest {
     await(push(instance, "c2", null, put(1, "b", 2), TestApp.del(2, "a"), boom(3, "x")));
     TestProbe<StatusReply<PushResult>> last = testKit.createTestProbe();
     TestProbe<Object> watcher = testKit.createTestProbe();
-    instance.tell(new AppInstance.Push("g1", "c3", null, List.of(put(1, "c", true)), last.ref()));
+    instance.tell(new AppInstance.Push("g1", "c3", Principal.ANONYMOUS, List.of(put(1, "c", true)), last.ref()));
     instance.tell(AppInstance.Stop.INSTANCE);
     StatusReply<PushResult> lastReply = last.receiveMessage(ANSWER);
     assertTrue(lastReply.isSuccess(), lastReply::toString);

@@ -1,5 +1,6 @@
 package io.syncedstore.runtime;
 
+import io.syncedstore.api.auth.Principal;
 import static io.syncedstore.runtime.TestApp.json;
 import static io.syncedstore.runtime.TestApp.put;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -79,13 +80,13 @@ class InstanceRegistryTest {
 
   private CompletableFuture<StatusReply<PushResult>> push(String client, MutationRequest... mutations) {
     return AskPattern.<InstanceRegistry.Command, StatusReply<PushResult>>ask(registry,
-        replyTo -> new InstanceRegistry.Deliver(id, new AppInstance.Push("g1", client, null, List.of(mutations), replyTo)),
+        replyTo -> new InstanceRegistry.Deliver(id, new AppInstance.Push("g1", client, Principal.ANONYMOUS, List.of(mutations), replyTo)),
         ANSWER.multipliedBy(2), testKit.system().scheduler()).toCompletableFuture();
   }
 
   private CompletableFuture<StatusReply<PullResult>> pull() {
     return AskPattern.<InstanceRegistry.Command, StatusReply<PullResult>>ask(registry,
-        replyTo -> new InstanceRegistry.Deliver(id, new AppInstance.Pull("g1", null, null, replyTo)),
+        replyTo -> new InstanceRegistry.Deliver(id, new AppInstance.Pull("g1", null, Principal.ANONYMOUS, replyTo)),
         ANSWER.multipliedBy(2), testKit.system().scheduler()).toCompletableFuture();
   }
 
@@ -209,7 +210,7 @@ class InstanceRegistryTest {
     TestProbe<StatusReply<PullResult>> replies = testKit.createTestProbe();
     InstanceId unknown = new InstanceId("nope", "x");
     LoggingTestKit.warn("no app [nope]").expect(testKit.system(), () -> {
-      registry.tell(new InstanceRegistry.Deliver(unknown, new AppInstance.Pull("g1", null, null, replies.ref())));
+      registry.tell(new InstanceRegistry.Deliver(unknown, new AppInstance.Pull("g1", null, Principal.ANONYMOUS, replies.ref())));
       return null;
     });
     replies.expectNoMessage(Duration.ofMillis(100));

@@ -1,5 +1,6 @@
 package io.syncedstore.runtime;
 
+import io.syncedstore.api.auth.Principal;
 import static io.syncedstore.runtime.TestApp.json;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -102,14 +103,14 @@ class SerializationTest {
     AppInstance.Push push = roundTrip(new AppInstance.Push("g1", "c1", "user-1",
         List.of(complexMutation(1), TestApp.put(2, "a", 1), TestApp.del(3, "a")), pushReplyTo));
     assertEquals(pushReplyTo, push.replyTo(), "the reply-to ref must resolve to the same actor");
-    roundTrip(new AppInstance.Push("g1", "c1", null, List.of(), pushReplyTo));
-    roundTrip(new AppInstance.Push("g1", "c1", null,
+    roundTrip(new AppInstance.Push("g1", "c1", Principal.ANONYMOUS, List.of(), pushReplyTo));
+    roundTrip(new AppInstance.Push("g1", "c1", Principal.ANONYMOUS,
         IntStream.rangeClosed(1, 1000).mapToObj(i -> TestApp.put(i, "key-" + i, "value-" + i)).toList(), pushReplyTo));
 
     ActorRef<StatusReply<PullResult>> pullReplyTo = ref();
     AppInstance.Pull pull = roundTrip(new AppInstance.Pull("g1", "0123456789ab:17", "user-1", pullReplyTo));
     assertEquals(pullReplyTo, pull.replyTo());
-    roundTrip(new AppInstance.Pull("g1", null, null, pullReplyTo));
+    roundTrip(new AppInstance.Pull("g1", null, Principal.ANONYMOUS, pullReplyTo));
 
     assertEquals(AppInstance.Stop.INSTANCE, roundTrip(AppInstance.Stop.INSTANCE));
   }
@@ -210,7 +211,7 @@ class SerializationTest {
       Cookie from = v == 0 ? null : new Cookie("0123456789ab", v);
       for (String group : List.of("g1", "g2")) {
         for (String user : new String[] {null, "user-1", "user-2"}) {
-          assertEquals(state.patchSince(from, group, user), restored.patchSince(from, group, user),
+          assertEquals(state.patchSince(from, group, Principal.userOrAnonymous(user)), restored.patchSince(from, group, Principal.userOrAnonymous(user)),
               "patch from " + from + " for " + group + "/" + user);
         }
       }
@@ -229,7 +230,7 @@ class SerializationTest {
     // the wire and the journal are JSON: numbers come back as the JSON they were
     JsonNode args = TestApp.putArgs("k", Map.of("big", Long.MAX_VALUE, "small", 1, "fraction", 0.1));
     MutationRequest m = new MutationRequest(1, "put", args, 0);
-    AppInstance.Push push = roundTrip(new AppInstance.Push("g", "c", null, List.of(m), ref()));
+    AppInstance.Push push = roundTrip(new AppInstance.Push("g", "c", Principal.ANONYMOUS, List.of(m), ref()));
     assertEquals(Long.MAX_VALUE, push.mutations().get(0).args().get("value").get("big").longValue());
     assertEquals(0.1, push.mutations().get(0).args().get("value").get("fraction").doubleValue());
   }

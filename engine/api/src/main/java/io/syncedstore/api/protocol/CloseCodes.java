@@ -16,12 +16,16 @@ public final class CloseCodes {
   /** The instance stopped or restarted, or the server is shutting down: reconnect with the cookie. */
   public static final int SERVICE_RESTART = 1012;
 
+  /** The connection's token expired: the client gets a fresh token from its auth callback and reconnects. */
+  public static final int TOKEN_EXPIRED = 4440;
+
   private CloseCodes() {}
 
   /** @return the close code of a connection refused or ended with {@code code} */
   public static int forError(ErrorCode code) {
     return switch (code) {
       case UNAUTHORIZED -> 4401;
+      case TOKEN_EXPIRED -> TOKEN_EXPIRED;
       case CLIENT_OWNED_BY_OTHER_USER -> 4403;
       case NOT_FOUND -> 4404;
       case PROTOCOL_VIOLATION -> 4405;

@@ -1,8 +1,8 @@
-package io.syncedstore.gateway;
+package io.syncedstore.gateway.auth;
 
 import io.syncedstore.api.ErrorCode;
 import io.syncedstore.api.SyncException;
-import java.util.Optional;
+import io.syncedstore.api.auth.Principal;
 import java.util.regex.Pattern;
 
 /**
@@ -13,13 +13,13 @@ public final class DevAuthProvider implements AuthProvider {
   private static final Pattern USER = Pattern.compile("[A-Za-z0-9_.@-]{1,128}");
 
   @Override
-  public Optional<String> authenticate(String token) {
+  public Authentication authenticate(String token) {
     if (token == null || token.isEmpty()) {
-      return Optional.empty();
+      return Authentication.ANONYMOUS;
     }
     if (!token.startsWith("dev:") || !USER.matcher(token.substring(4)).matches()) {
       throw new SyncException(ErrorCode.UNAUTHORIZED, "dev tokens look like dev:<userId> with userId matching " + USER.pattern());
     }
-    return Optional.of(token.substring(4));
+    return Authentication.of(Principal.user(token.substring(4)), null);
   }
 }
