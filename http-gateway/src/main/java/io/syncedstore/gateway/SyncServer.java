@@ -69,6 +69,7 @@ public final class SyncServer implements AutoCloseable {
               : complete(JsonResponses.error(org.apache.pekko.http.javadsl.model.StatusCodes.NOT_FOUND, ErrorCode.NOT_FOUND,
                   "metrics are off (synced-store.http.metrics)")))),
           new InstanceRoutes(engine, auth).routes(),
+          new AdminRoutes(engine, config.getString("synced-store.admin.token")).routes(),
           new ReplicacheRoutes(engine, auth).routes(),
           sync));
       String host = config.getString("synced-store.http.host");

@@ -186,6 +186,17 @@ public final class SyncEngine implements AutoCloseable {
     return ask(id, replyTo -> new AppInstance.Connect(clientGroupId, clientId, principal, cookie, schemaVersion, socket, replyTo));
   }
 
+  /**
+   * Changes membership of instance {@code id} ({@link io.syncedstore.api.Membership}): runs the
+   * system mutation {@code mutator} as {@code userId} with the app's hook, in the op log.
+   *
+   * @return the push result, whose one mutation result says whether it applied or why it failed
+   */
+  public CompletionStage<AppInstance.PushResult> changeMembership(InstanceId id, String userId, String mutator,
+      com.fasterxml.jackson.databind.JsonNode args) {
+    return ask(id, replyTo -> new AppInstance.ChangeMembership(userId, mutator, args, replyTo));
+  }
+
   /** @return what instance {@code id}'s actions are doing (starting the instance if needed) */
   public CompletionStage<AppInstance.ActionStatus> actionStatus(InstanceId id) {
     return AskPattern.ask(system, replyTo -> new InstanceRegistry.Deliver(id, new AppInstance.GetActionStatus(replyTo)),

@@ -29,8 +29,12 @@ public final class AppDefinition {
   private final Map<String, MutatorDefinition<?>> mutators;
   private final Map<String, ActionDefinition<?, ?>> actions;
   private final Limits limits;
+  private final Membership.Hooks hooks;
+  private final boolean membersOnly;
 
   private AppDefinition(Builder b, Limits limits) {
+    this.hooks = new Membership.Hooks(b.onAddUser, b.onRemoveUser, b.onGrantPermission, b.onRevokePermission);
+    this.membersOnly = b.membersOnly;
     this.name = b.name;
     this.schemaVersion = b.schemaVersion;
     this.tables = Collections.unmodifiableMap(new LinkedHashMap<>(b.tables));
@@ -46,8 +50,11 @@ public final class AppDefinition {
    * names cannot; {@link #table}, {@link #mutator} and {@link #action} find them, while
    * {@link #tables}, {@link #mutators} and {@link #actions} list the app's own.
    */
-  private static final Map<String, TableDefinition> SYSTEM_TABLES = Map.of(Activity.TABLE,
-      new TableDefinition(Activity.TABLE, Activity.State.class, Map.of()));
+  private static final Map<String, TableDefinition> SYSTEM_TABLES = Map.of(
+      Activity.TABLE, new TableDefinition(Activity.TABLE, Activity.State.class, Map.of()),
+      Membership.USERS, new TableDefinition(Membership.USERS, Membership.Member.class, Map.of()),
+      Membership.USER_INFO, new TableDefinition(Membership.USER_INFO, Membership.UserInfo.class, Map.of()),
+      Membership.INSTANCE, new TableDefinition(Membership.INSTANCE, Membership.Access.class, Map.of()));
   private static final Map<String, MutatorDefinition<?>> SYSTEM_MUTATORS = Map.of(Activity.MARK_READ,
       new MutatorDefinition<>(Activity.MARK_READ, com.fasterxml.jackson.databind.JsonNode.class, (ctx, in) -> {
         String user = ctx.userId().orElseThrow(() -> new SyncException(ErrorCode.TIER_VIOLATION, "anonymous clients have no activity"));
@@ -135,6 +142,19 @@ public final class AppDefinition {
     return Optional.ofNullable(a != null ? a : SYSTEM_ACTIONS.get(name));
   }
 
+  /** @return the app's membership hooks ({@link Membership.Hooks}) */
+  public Membership.Hooks hooks() {
+    return hooks;
+  }
+
+  /**
+   * @return whether instances are members-only unless their own access setting
+   *     ({@link Membership#SET_ACCESS}) says otherwise
+   */
+  public boolean membersOnlyByDefault() {
+    return membersOnly;
+  }
+
   /** @return the limits enforced on this app's mutations */
   public Limits limits() {
     return limits;
@@ -173,9 +193,47 @@ public final class AppDefinition {
     private final Map<String, MutatorDefinition<?>> mutators = new LinkedHashMap<>();
     private final Map<String, ActionDefinition<?, ?>> actions = new LinkedHashMap<>();
     private Limits limits = Limits.DEFAULT;
+    private Membership.UserHook onAddUser;
+    private Membership.UserHook onRemoveUser;
+    private Membership.PermissionHook onGrantPermission;
+    private Membership.PermissionHook onRevokePermission;
+    private boolean membersOnly;
 
     private Builder(String name) {
       this.name = name;
+    }
+
+    /** @param hook runs in the system mutation that adds a user ({@link Membership.Hooks}) */
+    public Builder onAddUser(Membership.UserHook hook) {
+      this.onAddUser = Objects.requireNonNull(hook, "hook");
+      return this;
+    }
+
+    /** @param hook runs in the system mutation that removes a user ({@link Membership.Hooks}) */
+    public Builder onRemoveUser(Membership.UserHook hook) {
+      this.onRemoveUser = Objects.requireNonNull(hook, "hook");
+      return this;
+    }
+
+    /** @param hook runs in the system mutation that grants a permission ({@link Membership.Hooks}) */
+    public Builder onGrantPermission(Membership.PermissionHook hook) {
+      this.onGrantPermission = Objects.requireNonNull(hook, "hook");
+      return this;
+    }
+
+    /** @param hook runs in the system mutation that revokes a permission ({@link Membership.Hooks}) */
+    public Builder onRevokePermission(Membership.PermissionHook hook) {
+      this.onRevokePermission = Objects.requireNonNull(hook, "hook");
+      return this;
+    }
+
+    /**
+     * @param membersOnly whether the app's instances admit only members by default (an instance's
+     *     own setting, {@link Membership#SET_ACCESS}, overrides it); default {@code false}: open
+     */
+    public Builder membersOnly(boolean membersOnly) {
+      this.membersOnly = membersOnly;
+      return this;
     }
 
     /** @param version the schema version, {@code >= 1}; clients with another version are refused */

@@ -27,6 +27,10 @@ public enum ErrorCode {
   UNKNOWN_ITEM,
   /** The mutator touched a tier it may not write (another user's private tier, or private without a user). */
   TIER_VIOLATION,
+  /** A membership hook wrote the private tier of another user than the one concerned; nothing was applied. */
+  TAMPER,
+  /** The instance is members-only and the caller is not a member (close 4403). */
+  NOT_A_MEMBER,
   /** The mutator threw; nothing it wrote was applied. */
   MUTATOR_FAILED,
   /** A push skipped a mutation id; nothing in the push was applied. */

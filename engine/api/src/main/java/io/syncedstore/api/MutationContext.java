@@ -26,6 +26,25 @@ public interface MutationContext {
   /** @return the signed-in user who pushed this mutation, or empty for an anonymous client */
   Optional<String> userId();
 
+  /**
+   * @param userId a user
+   * @return the user's row of {@link Membership#USERS} (also one of a removed user), if any; the
+   *     same on the client, which syncs that table
+   */
+  default Optional<Membership.Member> member(String userId) {
+    return table(Membership.USERS).get(userId, Membership.Member.class);
+  }
+
+  /**
+   * @param permission a permission
+   * @return whether the calling user is a member holding {@code permission} ({@link Membership});
+   *     {@code false} for anonymous callers
+   */
+  default boolean hasPermission(String permission) {
+    return userId().flatMap(this::member).filter(Membership.Member::active)
+        .map(m -> m.permissions().contains(permission)).orElse(false);
+  }
+
   /** @return the client that pushed this mutation */
   String clientId();
 

@@ -3,7 +3,11 @@ package io.syncedstore.runtime;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.syncedstore.api.AppDefinition;
 import io.syncedstore.api.ErrorCode;
+import io.syncedstore.api.Membership;
+import io.syncedstore.api.protocol.CloseCodes;
+import io.syncedstore.api.store.TableAddress;
 import io.syncedstore.api.auth.Principal;
+import io.syncedstore.api.auth.Scopes;
 import io.syncedstore.api.SyncException;
 import io.syncedstore.api.exec.MutationExecutor;
 import io.syncedstore.api.exec.MutationInvocation;
@@ -12,6 +16,8 @@ import io.syncedstore.api.protocol.Cookie;
 import io.syncedstore.api.protocol.MutationRequest;
 import io.syncedstore.api.protocol.PatchOp;
 import io.syncedstore.api.store.Overlay;
+import io.syncedstore.api.store.Row;
+import io.syncedstore.api.store.StoreView;
 import io.syncedstore.api.store.Write;
 import io.syncedstore.runtime.journal.ActionCompleted;
 import io.syncedstore.runtime.journal.InstanceCreated;
@@ -185,6 +191,18 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
   record ActionMutate(long invocationId, String userId, String name, JsonNode args, ActorRef<StatusReply<PushResult>> replyTo)
       implements Command {}
 
+  /**
+   * A membership change ({@link Membership}): the system mutation {@code mutator} with {@code args},
+   * run as {@code userId} (the user concerned) by the server's own client, with the app's hook.
+   *
+   * @param userId the user the change concerns
+   * @param mutator one of {@link Membership#MUTATORS}
+   * @param args its input
+   * @param replyTo gets the push result (the mutation may have failed: see its result)
+   */
+  public record ChangeMembership(String userId, String mutator, JsonNode args, ActorRef<StatusReply<PushResult>> replyTo)
+      implements Command {}
+
   /** A worker finished: {@code error == null} means success. */
   record ActionDone(long invocationId, JsonNode output, SyncException error) implements Command {}
 
@@ -297,7 +315,7 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
   private record SessionInfo(String clientId, String userId) {}
 
   /** The client id of mutations made by actions ({@code ctx.mutate}); ids starting with {@code $} are the server's. */
-  static final String SERVER_CLIENT = "$server";
+  static final String SERVER_CLIENT = MutationInvocation.SERVER_CLIENT;
   // Actions, command side only: running invocations by number, and calls waiting for a slot.
   /** A call ({@code systemId == null}, answered to {@code replyTo}) or an enqueued action ({@code systemId} set, completion persisted). */
   private record QueuedAction(String systemId, String userId, String name, JsonNode input, ActorRef<StatusReply<JsonNode>> replyTo,
@@ -391,6 +409,9 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
           return Effect().noReply();
         })
         .onCommand(ActionMutate.class, this::onActionMutate)
+        .onCommand(ChangeMembership.class, (state, c) -> Membership.isMembershipMutator(c.mutator())
+            ? onActionMutate(state, new ActionMutate(-1, c.userId(), c.mutator(), c.args(), c.replyTo()))
+            : Effect().reply(c.replyTo(), InstanceErrors.reply(ErrorCode.UNKNOWN_MUTATOR, "not a membership mutator: " + c.mutator())))
         .onCommand(ActionDone.class, (state, done) -> finishAction(state, done.invocationId(), done.error() == null
             ? StatusReply.success(done.output()) : InstanceErrors.reply(done.error()), false))
         .onCommand(ActionTimedOut.class, (state, t) -> finishAction(state, t.invocationId(), InstanceErrors.reply(
@@ -572,7 +593,8 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
     for (Push push : batch) {
       InstanceState.ClientRecord client = pendingClients.getOrDefault(push.clientId(), state.client(push.clientId()));
       // The server's own client is used by every user's actions: no ownership, ids assigned by this actor.
-      SyncException refused = SERVER_CLIENT.equals(push.clientId()) ? null : refuse(push, client);
+      SyncException notMember = SERVER_CLIENT.equals(push.clientId()) ? null : notAMember(state, push.principal());
+      SyncException refused = notMember != null || SERVER_CLIENT.equals(push.clientId()) ? notMember : refuse(push, client);
       if (refused != null) {
         replies.add(s -> push.replyTo().tell(InstanceErrors.reply(refused)));
         continue;
@@ -586,6 +608,9 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
         }
         MutationInvocation invocation = new MutationInvocation(push.clientId(), m.id(), m.name(), m.args(), push.userId(), m.timestamp());
         MutationOutcome outcome = executor.run(pendingWrites, invocation);
+        if (outcome instanceof MutationOutcome.Applied applied && push.principal().scoped()) {
+          outcome = withinScopes(applied, push.principal().scopes(), pendingWrites);
+        }
         if (outcome instanceof MutationOutcome.Applied applied) {
           for (Write w : applied.writes()) {
             pendingWrites.write(w);
@@ -623,6 +648,7 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
         broadcast(new ClientSession.Changes(CommittedBatch.of(baseCookie, s.cookie().toString(), events)));
       }
       replies.forEach(r -> r.accept(s));
+      closeNonMembers(s, events);
       startEnqueuedActions(s, events);
       updateWakeup(s);
     };
@@ -672,6 +698,10 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
     Cookie cookie;
     try {
       cookie = InstanceState.unwire(Cookie.parse(pull.cookie()), pull.principal());
+      SyncException refused = notAMember(state, pull.principal());
+      if (refused != null) {
+        throw refused;
+      }
     } catch (SyncException e) {
       return Effect().reply(pull.replyTo(), InstanceErrors.reply(e));
     }
@@ -715,6 +745,85 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
     return Effect().reply(connect.replyTo(), StatusReply.success(session));
   }
 
+  /**
+   * @return {@code applied}, or a {@code SCOPE_VIOLATION} failure when one of its writes touches a
+   *     table outside {@code scopes}, writes a row they would not cover, or changes or deletes a row
+   *     they do not cover ({@code docs/SECURITY.md}). System tables ({@code $...}) are written by the
+   *     engine for the app and are not checked.
+   */
+  private static MutationOutcome withinScopes(MutationOutcome.Applied applied, Scopes scopes, StoreView before) {
+    for (Write w : applied.writes()) {
+      if (w.table().startsWith("$")) {
+        continue;
+      }
+      if (!scopes.coversTable(w.table())) {
+        return new MutationOutcome.Failed(ErrorCode.SCOPE_VIOLATION, "table '" + w.table() + "' is outside this client's sync scopes");
+      }
+      Row old = before.get(w.address(), w.itemKey());
+      if (old != null && !scopes.covers(w.table(), old.value())) {
+        return new MutationOutcome.Failed(ErrorCode.SCOPE_VIOLATION,
+            "row '" + w.itemKey() + "' of table '" + w.table() + "' is outside this client's sync scopes");
+      }
+      if (!w.isDelete() && !scopes.covers(w.table(), w.value())) {
+        return new MutationOutcome.Failed(ErrorCode.SCOPE_VIOLATION,
+            "the value written to row '" + w.itemKey() + "' of table '" + w.table() + "' does not match this client's sync scopes "
+                + scopes.tables().get(w.table()));
+      }
+    }
+    return applied;
+  }
+
+  /** @return whether the instance admits only members: its own access setting, else the app's default */
+  private boolean membersOnly(InstanceState state) {
+    Row access = state.store().get(TableAddress.serverOnlyTable(Membership.INSTANCE), Membership.ACCESS_KEY);
+    return access == null ? app.membersOnlyByDefault() : access.value().path("membersOnly").asBoolean(false);
+  }
+
+  /** @return whether {@code userId} is an active member ({@link Membership#USERS}) */
+  private static boolean isMember(InstanceState state, String userId) {
+    if (userId == null) {
+      return false;
+    }
+    Row row = state.store().get(TableAddress.publicTable(Membership.USERS), userId);
+    return row != null && (row.value().path("removedAt").isNull() || row.value().path("removedAt").isMissingNode());
+  }
+
+  /** @return {@code NOT_A_MEMBER} when the instance is members-only and {@code principal} is no member, else {@code null} */
+  private SyncException notAMember(InstanceState state, Principal principal) {
+    return notAMember(state, principal.userId());
+  }
+
+  private SyncException notAMember(InstanceState state, String userId) {
+    if (!membersOnly(state) || isMember(state, userId)) {
+      return null;
+    }
+    return new SyncException(ErrorCode.NOT_A_MEMBER, "instance " + id.instanceId() + " of app " + app.name() + " is members-only and "
+        + (userId == null ? "anonymous callers are not members" : "user '" + userId + "' is not a member"));
+  }
+
+  /**
+   * After a commit that changed membership or access: closes the sessions of users who may no
+   * longer connect ({@code NOT_A_MEMBER}, 4403).
+   */
+  private void closeNonMembers(InstanceState state, List<InstanceEvent> events) {
+    boolean changed = false;
+    for (InstanceEvent e : events) {
+      if (e instanceof MutationApplied m && (m.name().equals(Membership.REMOVE_USER) || m.name().equals(Membership.SET_ACCESS))) {
+        changed = true;
+        break;
+      }
+    }
+    if (!changed || sessions.isEmpty() || !membersOnly(state)) {
+      return;
+    }
+    sessions.forEach((session, info) -> {
+      SyncException refused = notAMember(state, info.userId());
+      if (refused != null) {
+        session.tell(new ClientSession.ClientError(refused.code(), refused.getMessage(), CloseCodes.forError(refused.code())));
+      }
+    });
+  }
+
   /** Why {@code connect} may not start a session, or {@code null}. */
   private SyncException refuse(InstanceState state, Connect connect) {
     if (!validId(connect.clientId()) || !validId(connect.clientGroupId())) {
@@ -728,6 +837,10 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
       Cookie.parse(connect.cookie());
     } catch (SyncException e) {
       return e;
+    }
+    SyncException notMember = notAMember(state, connect.principal());
+    if (notMember != null) {
+      return notMember;
     }
     InstanceState.ClientRecord client = state.client(connect.clientId());
     ActorRef<ClientSession.Command> live = sessionsByClient.get(connect.clientId());
@@ -815,6 +928,10 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
     if (run.name() == null || run.name().startsWith("$") || app.action(run.name()).isEmpty()) {
       return Effect().reply(run.replyTo(), InstanceErrors.reply(ErrorCode.UNKNOWN_ACTION,
           "app '" + app.name() + "' has no action '" + run.name() + "'"));
+    }
+    SyncException notMember = notAMember(state, run.userId());
+    if (notMember != null) {
+      return Effect().reply(run.replyTo(), InstanceErrors.reply(notMember));
     }
     if (runningActions.size() >= settings.actions().maxConcurrent() && waitingCalls >= settings.actions().maxQueued()) {
       return Effect().reply(run.replyTo(), InstanceErrors.reply(ErrorCode.OVERLOADED, "instance " + id + " is running "

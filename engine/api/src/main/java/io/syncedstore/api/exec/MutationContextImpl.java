@@ -6,6 +6,7 @@ import io.syncedstore.api.AppDefinition;
 import io.syncedstore.api.Entry;
 import io.syncedstore.api.ErrorCode;
 import io.syncedstore.api.Limits;
+import io.syncedstore.api.Membership;
 import io.syncedstore.api.MutationContext;
 import io.syncedstore.api.ScanOptions;
 import io.syncedstore.api.SyncException;
@@ -28,6 +29,9 @@ import java.util.Set;
 
 /** The {@link MutationContext} of one run: tables over an overlay, limits checked on every write. */
 final class MutationContextImpl implements MutationContext {
+  /** System tables that only the engine's own code writes. */
+  private static final Set<String> SERVER_WRITTEN = Set.of(Membership.USERS, Membership.USER_INFO, Membership.INSTANCE);
+
   private final AppDefinition app;
   private final Overlay overlay;
   private final MutationInvocation invocation;
@@ -153,6 +157,11 @@ final class MutationContextImpl implements MutationContext {
     return app.requireTable(name);
   }
 
+  /** @return table {@code address} written as the engine itself: the membership mutators' own writes */
+  Table systemTable(TableAddress address) {
+    return new TableImpl(definition(address.table()), address, true);
+  }
+
   private final class TableImpl implements Table {
     private final TableDefinition def;
     private final TableAddress address;
@@ -258,9 +267,15 @@ final class MutationContextImpl implements MutationContext {
       if (system) {
         return;
       }
+      if (SERVER_WRITTEN.contains(address.table())) {
+        throw new SyncException(ErrorCode.TIER_VIOLATION, "mutation " + invocation.name() + " may not write table '"
+            + address.table() + "': only the server's membership API writes it");
+      }
       if (address.tier() == Tier.PRIVATE && !address.owner().equals(invocation.userId())) {
-        throw new SyncException(ErrorCode.TIER_VIOLATION,
-            "mutation " + invocation.name() + " may not write the private tier of another user ('" + address.owner() + "')");
+        boolean hook = Membership.isMembershipMutator(invocation.name());
+        throw new SyncException(hook ? ErrorCode.TAMPER : ErrorCode.TIER_VIOLATION,
+            (hook ? "a membership hook of " : "mutation ") + invocation.name() + " may not write the private tier of another user ('"
+                + address.owner() + "')");
       }
     }
   }

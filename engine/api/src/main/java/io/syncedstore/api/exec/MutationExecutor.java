@@ -5,6 +5,7 @@ import io.syncedstore.api.AppDefinition;
 import io.syncedstore.api.ErrorCode;
 import io.syncedstore.api.Json;
 import io.syncedstore.api.Limits;
+import io.syncedstore.api.Membership;
 import io.syncedstore.api.MutatorDefinition;
 import io.syncedstore.api.SyncException;
 import io.syncedstore.api.Values;
@@ -36,6 +37,9 @@ public final class MutationExecutor {
 
   /** Runs {@code invocation} on top of {@code view}. Never throws for anything the mutation did. */
   public MutationOutcome run(StoreView view, MutationInvocation invocation) {
+    if (Membership.isMembershipMutator(invocation.name())) {
+      return runMembership(view, invocation);
+    }
     MutatorDefinition<?> def = app.mutator(invocation.name()).orElse(null);
     if (def == null) {
       return new MutationOutcome.Failed(ErrorCode.UNKNOWN_MUTATOR,
@@ -43,17 +47,38 @@ public final class MutationExecutor {
     }
     try {
       return runChecked(view, invocation, def);
-    } catch (SyncException e) {
-      return new MutationOutcome.Failed(e.code(), e.getMessage());
     } catch (Throwable e) {
-      // App code must never take the instance down: errors (AssertionError, a StackOverflowError, an
-      // OutOfMemoryError from one huge allocation) fail the mutation too. Only a broken VM propagates.
-      if (e instanceof VirtualMachineError && !(e instanceof StackOverflowError) && !(e instanceof OutOfMemoryError)) {
-        throw (VirtualMachineError) e;
-      }
-      String message = e.getMessage() == null ? e.getClass().getName() : e.getMessage();
-      return new MutationOutcome.Failed(ErrorCode.MUTATOR_FAILED, invocation.name() + " failed: " + message);
+      return failure(invocation, e);
     }
+  }
+
+  /** A membership change and its hook, as the server's own client only. */
+  private MutationOutcome runMembership(StoreView view, MutationInvocation invocation) {
+    if (!MutationInvocation.SERVER_CLIENT.equals(invocation.clientId())) {
+      return new MutationOutcome.Failed(ErrorCode.UNKNOWN_MUTATOR,
+          "mutator '" + invocation.name() + "' is run only by the server's membership API");
+    }
+    try {
+      Overlay overlay = new Overlay(view);
+      MutationContextImpl ctx = new MutationContextImpl(app, overlay, invocation, isServer);
+      MembershipMutators.run(app, ctx, invocation.name(), invocation.args());
+      return new MutationOutcome.Applied(overlay.writes(), ctx.enqueuedActions(), ctx.cancelledActions());
+    } catch (Throwable e) {
+      return failure(invocation, e);
+    }
+  }
+
+  private static MutationOutcome failure(MutationInvocation invocation, Throwable e) {
+    if (e instanceof SyncException s) {
+      return new MutationOutcome.Failed(s.code(), s.getMessage());
+    }
+    // App code must never take the instance down: errors (AssertionError, a StackOverflowError, an
+    // OutOfMemoryError from one huge allocation) fail the mutation too. Only a broken VM propagates.
+    if (e instanceof VirtualMachineError && !(e instanceof StackOverflowError) && !(e instanceof OutOfMemoryError)) {
+      throw (VirtualMachineError) e;
+    }
+    String message = e.getMessage() == null ? e.getClass().getName() : e.getMessage();
+    return new MutationOutcome.Failed(ErrorCode.MUTATOR_FAILED, invocation.name() + " failed: " + message);
   }
 
   private <I> MutationOutcome runChecked(StoreView view, MutationInvocation invocation, MutatorDefinition<I> def) throws Exception {

@@ -12,4 +12,7 @@ import com.fasterxml.jackson.databind.JsonNode;
  * @param userId the authenticated user, or {@code null} for anonymous
  * @param timestamp the client's timestamp, epoch milliseconds
  */
-public record MutationInvocation(String clientId, long mutationId, String name, JsonNode args, String userId, long timestamp) {}
+public record MutationInvocation(String clientId, long mutationId, String name, JsonNode args, String userId, long timestamp) {
+  /** The client id of the server's own mutations (actions' {@code ctx.mutate}, the membership API); clients cannot use it. */
+  public static final String SERVER_CLIENT = "$server";
+}

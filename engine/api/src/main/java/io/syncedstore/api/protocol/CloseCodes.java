@@ -26,7 +26,7 @@ public final class CloseCodes {
     return switch (code) {
       case UNAUTHORIZED -> 4401;
       case TOKEN_EXPIRED -> TOKEN_EXPIRED;
-      case CLIENT_OWNED_BY_OTHER_USER -> 4403;
+      case CLIENT_OWNED_BY_OTHER_USER, NOT_A_MEMBER -> 4403;
       case NOT_FOUND -> 4404;
       case PROTOCOL_VIOLATION -> 4405;
       case VERSION_NOT_SUPPORTED -> 4406;
