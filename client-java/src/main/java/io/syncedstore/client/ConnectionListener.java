@@ -41,9 +41,14 @@ public interface ConnectionListener {
   default void onServerError(ErrorCode code, String message) {}
 
   /**
-   * The server refused the token or the user (close code 4401, or 4403: the client id belongs to
-   * another user). Called before {@link #onStopped}; the client does not reconnect, so an app
-   * signs in again and starts a new client.
+   * The server refused the token or the user: 4401 (token refused, also when refused before the
+   * WebSocket upgrade with HTTP 401) or 4403 (the client id belongs to another user, or the
+   * instance is members-only and the user is not a member; HTTP 403 before the upgrade). Called
+   * before {@link #onStopped}; the client does not reconnect, so an app signs in again and starts a
+   * new client.
+   *
+   * <p>Also called with 4440 when the connection's token expired; then the client does reconnect
+   * at once, with a fresh token from its auth callback, and is not stopped.
    *
    * @param code the close code
    * @param reason the server's reason

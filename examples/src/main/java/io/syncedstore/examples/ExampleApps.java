@@ -2,6 +2,7 @@ package io.syncedstore.examples;
 
 import io.syncedstore.api.AppDefinition;
 import io.syncedstore.api.AppProvider;
+import io.syncedstore.examples.forms.FormsApp;
 import io.syncedstore.examples.todo.TodoApp;
 import java.util.List;
 
@@ -9,6 +10,6 @@ import java.util.List;
 public final class ExampleApps implements AppProvider {
   @Override
   public List<AppDefinition> apps() {
-    return List.of(TodoApp.DEFINITION);
+    return List.of(TodoApp.DEFINITION, FormsApp.DEFINITION);
   }
 }

@@ -74,7 +74,7 @@ final class JsonResponses {
       case SERVICE_FAILED -> StatusCodes.BAD_GATEWAY;
       case ACTION_TIMEOUT -> StatusCodes.GATEWAY_TIMEOUT;
       case UNAUTHORIZED, TOKEN_EXPIRED -> StatusCodes.UNAUTHORIZED;
-      case ORIGIN_NOT_ALLOWED, SCOPE_VIOLATION -> StatusCodes.FORBIDDEN;
+      case ORIGIN_NOT_ALLOWED, SCOPE_VIOLATION, NOT_A_MEMBER -> StatusCodes.FORBIDDEN;
       case CLIENT_OWNED_BY_OTHER_USER -> StatusCodes.FORBIDDEN;
       case MUTATION_ID_GAP -> StatusCodes.CONFLICT;
       case OVERLOADED -> StatusCodes.SERVICE_UNAVAILABLE;

@@ -87,6 +87,9 @@ final class SyncSocket {
   private volatile boolean closing;
   private boolean socketClosed;
   private org.apache.pekko.actor.Cancellable expiry;
+  /** The hello's client group and the connection's user, for token refreshes. */
+  private volatile String clientGroupId;
+  private volatile String userId;
 
   SyncSocket(SyncEngine engine, AuthProvider auth, String handshakeToken, Authentication handshake, InstanceId id,
       Settings settings, ObjectMapper reader) {
@@ -187,7 +190,7 @@ final class SyncSocket {
         throw new SyncException(ErrorCode.BAD_MESSAGE, "not a JSON message: the message is empty");
       }
       if (!tree.isObject()) {
-        throw new SyncException(ErrorCode.BAD_MESSAGE, "a message must be one JSON object with a \"type\": hello, push, action or ping");
+        throw new SyncException(ErrorCode.BAD_MESSAGE, "a message must be one JSON object with a \"type\": hello, push, action, auth or ping");
       }
       message = reader.treeToValue(tree, ClientMessage.class);
       validate(message);
@@ -210,6 +213,9 @@ final class SyncSocket {
       return AskPattern.<ClientSession.Command, ClientSession.Accepted>ask(session,
               replyTo -> new ClientSession.ClientPush(push.mutations(), replyTo), PUSH_ACCEPT_TIMEOUT, engine.system().scheduler())
           .thenApplyAsync(accepted -> Done.getInstance(), engine.system().executionContext());
+    }
+    if (message instanceof ClientMessage.Auth refresh) {
+      return refreshAuth(refresh);
     }
     if (message instanceof ClientMessage.Action action) {
       session.tell(new ClientSession.ClientAction(action.id(), action.name(), action.args()));
@@ -243,6 +249,8 @@ final class SyncSocket {
       return refuse(ErrorCode.TOKEN_EXPIRED, "the token has expired; reconnect with a fresh one");
     }
     Principal principal = authentication.forClientGroup(hello.clientGroupId());
+    clientGroupId = hello.clientGroupId();
+    userId = principal.userId();
     return engine.connect(id, hello.clientGroupId(), hello.clientId(), principal, hello.cookie().orElse(null), hello.schemaVersion(), socket)
         .handle((connected, error) -> {
           if (error != null) {
@@ -256,6 +264,35 @@ final class SyncSocket {
           }
           return Done.getInstance();
         });
+  }
+
+  /** A fresh token on the connection: the same user, perhaps other scopes and a later expiry. */
+  private CompletionStage<Done> refreshAuth(ClientMessage.Auth refresh) {
+    Authentication authentication;
+    try {
+      authentication = auth.authenticate(refresh.token().isEmpty() ? null : refresh.token());
+    } catch (SyncException e) {
+      return refuse(e.code(), e.getMessage());
+    }
+    Principal principal = authentication.forClientGroup(clientGroupId);
+    if (!java.util.Objects.equals(principal.userId(), userId)) {
+      return refuse(ErrorCode.UNAUTHORIZED, "a connection keeps its user: the new token is not for the user it was opened with");
+    }
+    java.time.Instant expiresAt = authentication.expiresAt();
+    if (expiresAt != null && !expiresAt.isAfter(java.time.Instant.now())) {
+      return refuse(ErrorCode.TOKEN_EXPIRED, "the token has expired; reconnect with a fresh one");
+    }
+    synchronized (this) {
+      if (expiry != null) {
+        expiry.cancel();
+        expiry = null;
+      }
+    }
+    if (expiresAt != null) {
+      scheduleExpiry(expiresAt);
+    }
+    session.tell(new ClientSession.ChangePrincipal(principal));
+    return done();
   }
 
   /** Closes the connection with {@code TOKEN_EXPIRED} (4440) when its token expires; the client reconnects with a fresh one. */
@@ -323,6 +360,10 @@ final class SyncSocket {
         throw new SyncException(ErrorCode.BAD_MESSAGE, "a hello needs protocolVersion, clientGroupId, clientId and schemaVersion"
             + " (cookie and auth may be left out, not null)");
       }
+    } else if (message instanceof ClientMessage.Auth a) {
+      if (a.token() == null) {
+        throw new SyncException(ErrorCode.BAD_MESSAGE, "an auth message needs a token");
+      }
     } else if (message instanceof ClientMessage.Action a) {
       if (a.id() == null || a.id().isEmpty() || a.id().length() > 64 || a.name() == null || a.args() == null) {
         throw new SyncException(ErrorCode.BAD_MESSAGE, "an action needs an id (1 to 64 characters), a name and args");
@@ -346,8 +387,8 @@ final class SyncSocket {
     }
     if (e instanceof InvalidTypeIdException t) {
       return t.getTypeId() == null
-          ? "a message needs a \"type\": hello, push, action or ping"
-          : "unknown message type '" + abbreviate(t.getTypeId()) + "'; expected hello, push, action or ping";
+          ? "a message needs a \"type\": hello, push, action, auth or ping"
+          : "unknown message type '" + abbreviate(t.getTypeId()) + "'; expected hello, push, action, auth or ping";
     }
     if (e instanceof JsonMappingException m && !m.getPath().isEmpty()) {
       return "invalid field " + path(m) + ": " + abbreviate(withoutPackages(m.getOriginalMessage()));
@@ -380,7 +421,8 @@ final class SyncSocket {
   }
 
   private static String typeName(ClientMessage message) {
-    return message instanceof ClientMessage.Push ? "push" : message instanceof ClientMessage.Action ? "action" : "ping";
+    return message instanceof ClientMessage.Push ? "push" : message instanceof ClientMessage.Action ? "action"
+        : message instanceof ClientMessage.Auth ? "auth" : "ping";
   }
 
   private static CompletionStage<Done> done() {

@@ -179,7 +179,7 @@ class SyncBadInputTest {
       for (boolean afterHello : new boolean[] {false, true}) {
         try (SyncTestClient bad = scene.bad(afterHello)) {
           bad.sendRaw("{\"type\":\"subscribe\",\"query\":\"todos\"}");
-          expectClosed(bad, ErrorCode.BAD_MESSAGE, 4400, "unknown message type 'subscribe'", "hello, push, action or ping");
+          expectClosed(bad, ErrorCode.BAD_MESSAGE, 4400, "unknown message type 'subscribe'", "hello, push, action, auth or ping");
         }
         scene.assertStillServes("unknown type" + (afterHello ? " after hello" : " before hello"));
       }

@@ -733,11 +733,24 @@ public final class SyncClientImpl implements SyncClient {
       token = CompletableFuture.failedFuture(e);
     }
     token.thenCompose(t -> {
-      c.token = t == null ? "" : t;
-      return http.newWebSocketBuilder().connectTimeout(options.connectTimeout()).buildAsync(uri, c);
+      // The token goes with the upgrade request, where the server checks it before upgrading.
+      java.net.http.WebSocket.Builder builder = http.newWebSocketBuilder().connectTimeout(options.connectTimeout());
+      if (t != null && !t.isEmpty()) {
+        builder.header("Authorization", "Bearer " + t);
+      }
+      return builder.buildAsync(uri, c);
     }).whenComplete((ws, error) -> {
       if (error != null) {
-        disconnected(c, 1006, String.valueOf(error.getCause() != null ? error.getCause() : error));
+        Throwable cause = error.getCause() != null ? error.getCause() : error;
+        if (cause instanceof java.net.http.WebSocketHandshakeException refused
+            && (refused.getResponse().statusCode() == 401 || refused.getResponse().statusCode() == 403)) {
+          // Refused before the upgrade: the same as the close codes a refused hello gets.
+          int code = refused.getResponse().statusCode() == 401 ? 4401 : 4403;
+          Object body = refused.getResponse().body();
+          disconnected(c, code, body == null ? "HTTP " + refused.getResponse().statusCode() : body.toString());
+          return;
+        }
+        disconnected(c, 1006, String.valueOf(cause));
       } else if (isStale(c)) {
         ws.abort(); // closed or dropped while connecting: this socket must not speak for the client
       }
@@ -772,6 +785,11 @@ public final class SyncClientImpl implements SyncClient {
         return;
       }
       setStatusLocked(ConnectionStatus.OFFLINE);
+      if (code == CloseCodes.TOKEN_EXPIRED) {
+        // The token expired: tell the app, and reconnect at once with a fresh one from the auth callback.
+        callback(() -> options.connectionListener().onAuthFailed(code, reason));
+        attempts = 0;
+      }
       long min = options.reconnectMinDelay().toMillis();
       long max = options.reconnectMaxDelay().toMillis();
       long backoff = Math.min(max, min << Math.min(attempts, 20));
@@ -1030,7 +1048,6 @@ public final class SyncClientImpl implements SyncClient {
     private final StringBuilder partial = new StringBuilder();
     private CompletableFuture<?> sends = CompletableFuture.completedFuture(null);
     volatile WebSocket socket;
-    volatile String token = "";
     /** Set under the client's lock once the server said {@code connected}. */
     boolean online;
 
@@ -1042,7 +1059,7 @@ public final class SyncClientImpl implements SyncClient {
         return;
       }
       send(new ClientMessage.Hello(ClientMessage.PROTOCOL_VERSION, clientGroupId, clientId, Optional.ofNullable(confirmedCookie()),
-          app.schemaVersion(), token.isEmpty() ? Optional.empty() : Optional.of(token)));
+          app.schemaVersion(), Optional.empty())); // the token went with the upgrade request
       webSocket.request(1);
     }
 

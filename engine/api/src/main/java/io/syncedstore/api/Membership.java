@@ -53,18 +53,19 @@ public final class Membership {
    * A row of {@value #USERS}.
    *
    * @param joinedAt when the user was (last) added, epoch milliseconds
-   * @param removedAt when the user was removed, or {@code null} while a member
+   * @param removedAt when the user was removed; empty (absent in JSON) while a member
    * @param permissions the user's permissions, sorted
    */
-  public record Member(long joinedAt, Long removedAt, List<String> permissions) {
+  public record Member(long joinedAt, java.util.Optional<Long> removedAt, List<String> permissions) {
     /** Copies {@code permissions}. */
     public Member {
+      removedAt = removedAt == null ? java.util.Optional.empty() : removedAt;
       permissions = permissions == null ? List.of() : List.copyOf(permissions);
     }
 
     /** @return whether the user is a member now */
     public boolean active() {
-      return removedAt == null;
+      return removedAt.isEmpty();
     }
   }
 

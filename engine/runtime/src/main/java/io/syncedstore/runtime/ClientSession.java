@@ -115,6 +115,14 @@ public final class ClientSession extends AbstractBehavior<ClientSession.Command>
   /** A newer connection of the same client replaced this one. */
   enum Superseded implements Command { INSTANCE }
 
+  /**
+   * The connection's token was refreshed: the client now acts for {@code principal} (the same user,
+   * perhaps other scopes or a later expiry).
+   *
+   * @param principal the principal of the new token
+   */
+  public record ChangePrincipal(Principal principal) implements Command {}
+
   /** A committed batch of the instance. */
   record Changes(CommittedBatch batch) implements Command {}
 
@@ -151,6 +159,8 @@ public final class ClientSession extends AbstractBehavior<ClientSession.Command>
   }
 
   private final Start start;
+  /** Who the client acts for; its token may be refreshed on the connection ({@link ChangePrincipal}). */
+  private Principal principal;
   private final ActorRef<SocketOut> socket;
   private final ActorRef<StatusReply<AppInstance.PushResult>> pushReplies;
   /** The cookie the client holds once it has read everything handed to the socket. */
@@ -194,6 +204,7 @@ public final class ClientSession extends AbstractBehavior<ClientSession.Command>
     this.metrics = EngineMetrics.get(context.getSystem());
     metrics.sessions.incrementAndGet();
     this.start = start;
+    this.principal = start.principal();
     this.socket = start.socket();
     this.pushReplies = castRef(context.messageAdapter(StatusReply.class, r -> new PushAnswered(castReply(r))));
     this.cookie = start.clientCookie();
@@ -232,6 +243,7 @@ public final class ClientSession extends AbstractBehavior<ClientSession.Command>
         .onMessage(ClientAction.class, this::onAction)
         .onMessage(ActionAnswered.class, this::onActionAnswered)
         .onMessage(ClientError.class, e -> closeWith(e.code(), e.message(), e.closeCode()))
+        .onMessage(ChangePrincipal.class, this::onChangePrincipal)
         .onMessageEquals(Superseded.INSTANCE, () -> closeWith(ErrorCode.SUPERSEDED,
             "a newer connection of client " + start.clientId() + " replaced this one",
             CloseCodes.forError(ErrorCode.SUPERSEDED)))
@@ -252,6 +264,21 @@ public final class ClientSession extends AbstractBehavior<ClientSession.Command>
           return this;
         })
         .build();
+  }
+
+  /**
+   * The client sent a fresh token for the same user. When its scopes differ, the client's cookie
+   * no longer matches ({@link InstanceState#wireCookie}): the catch-up it gets is a reset to the new
+   * view, so rows that left the scopes disappear from the client.
+   */
+  private Behavior<Command> onChangePrincipal(ChangePrincipal change) {
+    boolean newView = !java.util.Objects.equals(principal.scopes(), change.principal().scopes());
+    principal = change.principal();
+    if (newView) {
+      behind = true;
+      maybeCatchUp();
+    }
+    return this;
   }
 
   private Behavior<Command> onChanges(Changes changes) {
@@ -283,7 +310,7 @@ public final class ClientSession extends AbstractBehavior<ClientSession.Command>
     }
     String to = wire(batch.cookie());
     accountedTo = to;
-    String ops = batch.opsJson(start.principal());
+    String ops = batch.opsJson(principal);
     Map<String, Long> lmids = batch.lastMutationIdChanges(start.clientGroupId());
     if (ops.isEmpty() && lmids.isEmpty()) {
       return this; // nothing this client may see; its next poke starts from the cookie it has
@@ -303,7 +330,7 @@ public final class ClientSession extends AbstractBehavior<ClientSession.Command>
   private void maybeCatchUp() {
     if (behind && queued == 0 && notices.isEmpty() && !awaitingCatchUp) {
       awaitingCatchUp = true;
-      start.instance().tell(new AppInstance.SessionCatchUp(getContext().getSelf(), cookie, start.clientGroupId(), start.principal()));
+      start.instance().tell(new AppInstance.SessionCatchUp(getContext().getSelf(), cookie, start.clientGroupId(), principal));
     }
   }
 
@@ -333,7 +360,7 @@ public final class ClientSession extends AbstractBehavior<ClientSession.Command>
 
   private void forward(ClientPush push) {
     pushesInFlight++;
-    start.instance().tell(new AppInstance.Push(start.clientGroupId(), start.clientId(), start.userId(), push.mutations(), pushReplies));
+    start.instance().tell(new AppInstance.Push(start.clientGroupId(), start.clientId(), principal, push.mutations(), pushReplies));
     push.acceptedTo().tell(Accepted.INSTANCE);
   }
 
@@ -430,7 +457,7 @@ public final class ClientSession extends AbstractBehavior<ClientSession.Command>
 
   /** @return the instance cookie {@code raw} as this client's cookie ({@link InstanceState#wireCookie}) */
   private String wire(String raw) {
-    return InstanceState.wireCookie(raw, start.principal());
+    return InstanceState.wireCookie(raw, principal);
   }
 
   private void sendPoke(String json, String toCookie, Map<String, Long> lmids) {

@@ -33,7 +33,7 @@ final class MembershipMutators {
         Membership.AddUser in = input(args, Membership.AddUser.class, name);
         String user = checkUser(in.userId(), ctx);
         List<String> permissions = checkPermissions(in.permissions() == null ? List.of() : in.permissions());
-        users.set(user, new Membership.Member(ctx.timestamp(), null, permissions));
+        users.set(user, new Membership.Member(ctx.timestamp(), java.util.Optional.empty(), permissions));
         if (hooks.onAddUser() != null) {
           hooks.onAddUser().apply(ctx, user);
         }
@@ -41,7 +41,7 @@ final class MembershipMutators {
       case Membership.REMOVE_USER -> {
         String user = checkUser(input(args, Membership.UserRef.class, name).userId(), ctx);
         Membership.Member m = activeMember(users, user);
-        users.set(user, new Membership.Member(m.joinedAt(), ctx.timestamp(), m.permissions()));
+        users.set(user, new Membership.Member(m.joinedAt(), java.util.Optional.of(ctx.timestamp()), m.permissions()));
         if (hooks.onRemoveUser() != null) {
           hooks.onRemoveUser().apply(ctx, user);
         }
@@ -54,7 +54,7 @@ final class MembershipMutators {
         TreeSet<String> permissions = new TreeSet<>(m.permissions());
         boolean grant = name.equals(Membership.GRANT_PERMISSION);
         if (grant ? permissions.add(permission) : permissions.remove(permission)) {
-          users.set(user, new Membership.Member(m.joinedAt(), null, checkPermissions(new ArrayList<>(permissions))));
+          users.set(user, new Membership.Member(m.joinedAt(), java.util.Optional.empty(), checkPermissions(new ArrayList<>(permissions))));
           Membership.PermissionHook hook = grant ? hooks.onGrantPermission() : hooks.onRevokePermission();
           if (hook != null) {
             hook.apply(ctx, user, permission);

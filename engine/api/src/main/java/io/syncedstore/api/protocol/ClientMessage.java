@@ -15,7 +15,8 @@ import java.util.Optional;
     @JsonSubTypes.Type(value = ClientMessage.Hello.class, name = "hello"),
     @JsonSubTypes.Type(value = ClientMessage.Push.class, name = "push"),
     @JsonSubTypes.Type(value = ClientMessage.Ping.class, name = "ping"),
-    @JsonSubTypes.Type(value = ClientMessage.Action.class, name = "action")})
+    @JsonSubTypes.Type(value = ClientMessage.Action.class, name = "action"),
+    @JsonSubTypes.Type(value = ClientMessage.Auth.class, name = "auth")})
 public sealed interface ClientMessage {
 
   /**
@@ -51,6 +52,15 @@ public sealed interface ClientMessage {
 
   /** A heartbeat; the server answers {@link ServerMessage.Pong}. */
   record Ping() implements ClientMessage {}
+
+  /**
+   * A fresh token for the connection's user, before the old one expires or to take new scopes:
+   * {@code {"type": "auth", "token": "..."}}. A token of another user, or a refused one, closes the
+   * connection (4401); a token with other scopes brings the client to its new view.
+   *
+   * @param token the token
+   */
+  record Auth(String token) implements ClientMessage {}
 
   /** The protocol version this build speaks. */
   int PROTOCOL_VERSION = 1;
