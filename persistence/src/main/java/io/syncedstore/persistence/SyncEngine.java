@@ -228,7 +228,7 @@ public final class SyncEngine implements AutoCloseable {
       com.fasterxml.jackson.databind.JsonNode input) {
     // The instance answers every call itself, its own timeout included; a queued call may wait for slots first.
     Duration wait = settings.askTimeout().plus(settings.actions().timeout()).multipliedBy(2);
-    return ask(id, replyTo -> new AppInstance.RunAction(userId, name, input, replyTo), wait);
+    return ask(id, replyTo -> new AppInstance.RunAction(Principal.userOrAnonymous(userId), name, input, replyTo), wait);
   }
 
   private <T> CompletionStage<T> ask(InstanceId id,

@@ -24,6 +24,13 @@ public interface ActionContext {
   /** @return the server-only tables */
   ReadTier serverOnly();
 
+  /**
+   * @return the tables as the caller sees them: its scopes and its own private tier
+   *     ({@code docs/SECURITY.md}); for an action enqueued by a mutation, as that mutation's user
+   *     sees them, without scopes
+   */
+  CallerView callerView();
+
   /** @return the user who called the action, empty for an anonymous caller or a system call */
   Optional<String> userId();
 

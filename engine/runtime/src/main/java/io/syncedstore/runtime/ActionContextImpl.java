@@ -1,5 +1,9 @@
 package io.syncedstore.runtime;
 
+import io.syncedstore.api.CallerView;
+import io.syncedstore.api.auth.Principal;
+import io.syncedstore.api.auth.Scopes;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import io.syncedstore.api.ActionContext;
 import io.syncedstore.api.Entry;
@@ -52,6 +56,25 @@ final class ActionContextImpl implements ActionContext {
   @Override
   public ReadTier serverOnly() {
     return name -> new RemoteTable(checked(name), TableAddress.serverOnlyTable(name));
+  }
+
+  @Override
+  public CallerView callerView() {
+    Principal caller = start.caller();
+    return new CallerView() {
+      @Override
+      public ReadTable table(String name) {
+        return new RemoteTable(checked(name), TableAddress.publicTable(name), caller.scopes());
+      }
+
+      @Override
+      public ReadTable privateTable(String name) {
+        if (caller.userId() == null) {
+          throw new SyncException(ErrorCode.TIER_VIOLATION, "the caller is anonymous and has no private tables");
+        }
+        return new RemoteTable(checked(name), TableAddress.privateTable(caller.userId(), name), caller.scopes());
+      }
+    };
   }
 
   @Override
@@ -181,10 +204,21 @@ final class ActionContextImpl implements ActionContext {
   private final class RemoteTable implements ReadTable {
     private final String name;
     private final TableAddress address;
+    /** The caller's scopes for {@link #callerView()}, else {@code null}: every row. */
+    private final Scopes scopes;
 
     RemoteTable(String name, TableAddress address) {
+      this(name, address, null);
+    }
+
+    RemoteTable(String name, TableAddress address, Scopes scopes) {
       this.name = name;
       this.address = address;
+      this.scopes = scopes;
+    }
+
+    private boolean visible(Row row) {
+      return row != null && (scopes == null || scopes.covers(name, row.value()));
     }
 
     @Override
@@ -196,7 +230,7 @@ final class ActionContextImpl implements ActionContext {
     public Optional<JsonNode> get(String itemKey) {
       return read(s -> {
         Row row = s.store().get(address, itemKey);
-        return row == null ? Optional.<JsonNode>empty() : Optional.of(row.value().deepCopy());
+        return !visible(row) ? Optional.<JsonNode>empty() : Optional.of(row.value().deepCopy());
       });
     }
 
@@ -207,12 +241,17 @@ final class ActionContextImpl implements ActionContext {
 
     @Override
     public boolean has(String itemKey) {
-      return read(s -> s.store().get(address, itemKey) != null);
+      return read(s -> visible(s.store().get(address, itemKey)));
     }
 
     @Override
     public List<Entry> scan(ScanOptions options) {
-      return read(s -> Scans.scan(s.store(), address, options).stream().map(Row::toEntry).toList());
+      if (scopes == null) {
+        return read(s -> Scans.scan(s.store(), address, options).stream().map(Row::toEntry).toList());
+      }
+      // the limit counts visible rows: filter the whole range, then cut
+      return read(s -> Scans.scan(s.store(), address, options.limit(Integer.MAX_VALUE)).stream().filter(this::visible)
+          .limit(options.limit() < 0 ? Long.MAX_VALUE : options.limit()).map(Row::toEntry).toList());
     }
   }
 }

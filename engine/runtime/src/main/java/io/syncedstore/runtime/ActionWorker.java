@@ -1,5 +1,7 @@
 package io.syncedstore.runtime;
 
+import io.syncedstore.api.auth.Principal;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.NullNode;
 import io.syncedstore.api.ActionDefinition;
@@ -43,11 +45,15 @@ final class ActionWorker {
    * @param instanceId the instance's id
    * @param action the action
    * @param input the converted input
-   * @param userId the caller, or {@code null}
+   * @param caller who called: its user, and the scopes of {@code ctx.callerView()}
    * @param askTimeout bound on each read and each {@code ctx.mutate}
    */
   record Start(long invocationId, ActorRef<AppInstance.Command> instance, AppDefinition app, String instanceId,
-      ActionDefinition<?, ?> action, Object input, String userId, Duration askTimeout) {}
+      ActionDefinition<?, ?> action, Object input, Principal caller, Duration askTimeout) {
+    String userId() {
+      return caller.userId();
+    }
+  }
 
   static Behavior<Command> create(Start start) {
     return Behaviors.setup(context -> {

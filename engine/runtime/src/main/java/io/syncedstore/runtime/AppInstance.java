@@ -155,8 +155,18 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
    * @param replyTo gets the output, or an error ({@code UNKNOWN_ACTION}, {@code INVALID_INPUT},
    *     {@code OVERLOADED}, {@code ACTION_FAILED}, {@code ACTION_TIMEOUT}...)
    */
-  public record RunAction(String userId, String name, JsonNode input, ActorRef<StatusReply<JsonNode>> replyTo)
-      implements Command {}
+  public record RunAction(Principal caller, String name, JsonNode input, ActorRef<StatusReply<JsonNode>> replyTo)
+      implements Command {
+    /** A call by {@link Principal#userOrAnonymous}{@code (userId)}. */
+    public RunAction(String userId, String name, JsonNode input, ActorRef<StatusReply<JsonNode>> replyTo) {
+      this(Principal.userOrAnonymous(userId), name, input, replyTo);
+    }
+
+    /** @return the calling user, or {@code null} */
+    public String userId() {
+      return caller.userId();
+    }
+  }
 
   /**
    * Report the instance's actions, for tests and operators.
@@ -318,7 +328,7 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
   static final String SERVER_CLIENT = MutationInvocation.SERVER_CLIENT;
   // Actions, command side only: running invocations by number, and calls waiting for a slot.
   /** A call ({@code systemId == null}, answered to {@code replyTo}) or an enqueued action ({@code systemId} set, completion persisted). */
-  private record QueuedAction(String systemId, String userId, String name, JsonNode input, ActorRef<StatusReply<JsonNode>> replyTo,
+  private record QueuedAction(String systemId, Principal caller, String name, JsonNode input, ActorRef<StatusReply<JsonNode>> replyTo,
       long queuedAtNanos) {}
 
   /** {@code timeout} is {@code null} until the action's code starts ({@link ActionStarted}). */
@@ -938,7 +948,7 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
           + runningActions.size() + " actions and " + waitingCalls + " more calls are waiting (synced-store.actions."
           + "max-concurrent and max-queued); retry later"));
     }
-    waitingActions.addLast(new QueuedAction(null, run.userId(), run.name(), run.input(), run.replyTo(), System.nanoTime()));
+    waitingActions.addLast(new QueuedAction(null, run.caller(), run.name(), run.input(), run.replyTo(), System.nanoTime()));
     waitingCalls++;
     startWaitingActions(state);
     return Effect().noReply();
@@ -978,7 +988,7 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
       }
       long invocation = ++actionsStarted;
       ActionWorker.Start start = new ActionWorker.Start(invocation, context.getSelf(), app, id.instanceId(), def, input,
-          run.userId(), settings.askTimeout());
+          run.caller(), settings.askTimeout());
       ActorRef<ActionWorker.Command> worker = context.spawn(ActionWorker.create(start), "action-" + invocation);
       context.watchWith(worker, new WorkerStopped(invocation));
       runningActions.put(invocation, new RunningAction(run.systemId(), worker, run.replyTo(), null));
@@ -1071,7 +1081,7 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
     if (a == null || !systemStarted.add(actionId)) {
       return; // cancelled, completed, or already queued or running
     }
-    waitingActions.addLast(new QueuedAction(actionId, a.userId(), a.name(), a.input(), null, System.nanoTime()));
+    waitingActions.addLast(new QueuedAction(actionId, Principal.userOrAnonymous(a.userId()), a.name(), a.input(), null, System.nanoTime()));
     startWaitingActions(state);
   }
 

@@ -388,7 +388,7 @@ public final class ClientSession extends AbstractBehavior<ClientSession.Command>
     }
     actionsInFlight++;
     getContext().askWithStatus(com.fasterxml.jackson.databind.JsonNode.class, start.instance(), ACTION_ANSWER_TIMEOUT,
-        replyTo -> new AppInstance.RunAction(start.userId(), action.name(), action.args(), replyTo),
+        replyTo -> new AppInstance.RunAction(principal, action.name(), action.args(), replyTo),
         (output, error) -> new ActionAnswered(action.id(), output, error));
     return this;
   }
