@@ -364,7 +364,9 @@ public final class JwtAuthProvider implements AuthProvider {
       list.forEach(p -> permissions.add((String) p));
     }
     Date exp = claims.getExpirationTime();
-    return Authentication.of(new Principal(userId, false, scopes, permissions), exp == null ? null : exp.toInstant());
+    // A connection ends when this provider would itself start refusing the token: exp plus the skew.
+    return Authentication.of(new Principal(userId, false, scopes, permissions),
+        exp == null ? null : exp.toInstant().plus(settings.clockSkew()));
   }
 
   private static SyncException refused(String reason) {
