@@ -52,6 +52,8 @@ final class SyncTestClient implements AutoCloseable {
   final List<JsonNode> errors = new ArrayList<>();
   JsonNode connected;
   int pokes;
+  /** Every text frame received, raw and whole, in order, handled or not (binary frames decoded as UTF-8). */
+  final List<String> frames = java.util.Collections.synchronizedList(new ArrayList<>());
 
   private SyncTestClient(WebSocket socket, String clientId) {
     this.socket = socket;
@@ -293,6 +295,7 @@ final class SyncTestClient implements AutoCloseable {
       SyncTestClient c = client.join();
       c.partial.append(data);
       if (last) {
+        c.frames.add(c.partial.toString());
         c.inbox.add(c.partial.toString());
         c.partial.setLength(0);
       }
@@ -302,6 +305,7 @@ final class SyncTestClient implements AutoCloseable {
 
     @Override
     public CompletionStage<?> onBinary(WebSocket webSocket, ByteBuffer data, boolean last) {
+      client.join().frames.add(java.nio.charset.StandardCharsets.UTF_8.decode(data).toString());
       client.join().demand(webSocket);
       return null;
     }
