@@ -5,6 +5,7 @@ import io.syncedstore.gateway.auth.Authentication;
 
 import static org.apache.pekko.http.javadsl.server.Directives.concat;
 import static org.apache.pekko.http.javadsl.server.Directives.entity;
+import static org.apache.pekko.http.javadsl.server.Directives.extractRequest;
 import static org.apache.pekko.http.javadsl.server.Directives.optionalHeaderValueByName;
 import static org.apache.pekko.http.javadsl.server.Directives.path;
 import static org.apache.pekko.http.javadsl.server.Directives.pathPrefix;
@@ -48,12 +49,14 @@ public final class InstanceRoutes {
 
   private final SyncEngine engine;
   private final AuthProvider auth;
+  private final Quotas quotas;
 
   /**
    * @param engine the engine that runs the instances
    * @param auth turns bearer tokens into users
    */
-  public InstanceRoutes(SyncEngine engine, AuthProvider auth) {
+  public InstanceRoutes(SyncEngine engine, AuthProvider auth, Quotas quotas) {
+    this.quotas = quotas;
     this.engine = engine;
     this.auth = auth;
   }
@@ -62,27 +65,40 @@ public final class InstanceRoutes {
   public Route routes() {
     return pathPrefix("v1", () -> pathPrefix("apps", () -> pathPrefix(PathMatchers.segment(), app ->
         pathPrefix("instances", () -> pathPrefix(PathMatchers.segment(), instance ->
-            optionalHeaderValueByName("Authorization", authorization -> post(() -> concat(
+            optionalHeaderValueByName("Authorization", authorization -> extractRequest(request -> post(() -> concat(
                 path("push", () -> entity(Unmarshaller.entityToString(), body ->
-                    JsonResponses.respond(() -> push(engine.instanceId(app, instance), auth.authenticateHeader(authorization), body)
+                    JsonResponses.respond(() -> push(engine.instanceId(app, instance), auth.authenticateHeader(authorization),
+                            SyncSocketRoutes.remoteAddress(request), body)
                         .thenApply(JsonResponses::ok)))),
                 path("pull", () -> entity(Unmarshaller.entityToString(), body ->
-                    JsonResponses.respond(() -> pull(engine.instanceId(app, instance), auth.authenticateHeader(authorization), body)
+                    JsonResponses.respond(() -> pull(engine.instanceId(app, instance), auth.authenticateHeader(authorization),
+                            SyncSocketRoutes.remoteAddress(request), body)
                         .thenApply(JsonResponses::ok)))),
                 path(PathMatchers.segment("actions").slash(PathMatchers.segment()), action ->
                     entity(Unmarshaller.entityToString(), body ->
-                        JsonResponses.respond(() -> engine.runAction(engine.instanceId(app, instance), auth.authenticateHeader(authorization).forClientGroup(null).userId(),
-                                action, JsonResponses.parse(body, com.fasterxml.jackson.databind.JsonNode.class))
-                            .thenApply(out -> JsonResponses.ok(java.util.Collections.singletonMap("output", out))))))))))))));
+                        JsonResponses.respond(() -> action(engine.instanceId(app, instance), auth.authenticateHeader(authorization),
+                                SyncSocketRoutes.remoteAddress(request), action, JsonResponses.parse(body, com.fasterxml.jackson.databind.JsonNode.class))
+                            .thenApply(out -> JsonResponses.ok(java.util.Collections.singletonMap("output", out)))))))))))))));
   }
 
-  private CompletionStage<AppInstance.PushResult> push(InstanceId id, Authentication user, String body) {
+  private CompletionStage<AppInstance.PushResult> push(InstanceId id, Authentication user, String address, String body) {
     PushRequest request = JsonResponses.parse(body, PushRequest.class);
-    return engine.push(id, request.clientGroupId(), request.clientId(), user.forClientGroup(request.clientGroupId()), request.mutations());
+    io.syncedstore.api.auth.Principal principal = user.forClientGroup(request.clientGroupId());
+    quotas.mutations(Quotas.holder(principal, address), request.mutations().size());
+    return engine.push(id, request.clientGroupId(), request.clientId(), principal, request.mutations());
   }
 
-  private CompletionStage<AppInstance.PullResult> pull(InstanceId id, Authentication user, String body) {
+  private CompletionStage<AppInstance.PullResult> pull(InstanceId id, Authentication user, String address, String body) {
     PullRequest request = JsonResponses.parse(body, PullRequest.class);
-    return engine.pull(id, request.clientGroupId(), request.cookie().orElse(null), user.forClientGroup(request.clientGroupId()));
+    io.syncedstore.api.auth.Principal principal = user.forClientGroup(request.clientGroupId());
+    quotas.message(Quotas.holder(principal, address));
+    return engine.pull(id, request.clientGroupId(), request.cookie().orElse(null), principal);
+  }
+
+  private CompletionStage<com.fasterxml.jackson.databind.JsonNode> action(InstanceId id, Authentication user, String address,
+      String name, com.fasterxml.jackson.databind.JsonNode input) {
+    io.syncedstore.api.auth.Principal principal = user.forClientGroup(null);
+    quotas.action(Quotas.holder(principal, address));
+    return engine.runAction(id, principal, name, input);
   }
 }

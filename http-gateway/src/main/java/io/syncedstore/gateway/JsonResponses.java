@@ -59,6 +59,13 @@ final class JsonResponses {
 
   /** @return the error response for {@code e}: {@code {"error": {"code": ..., "message": ...}}} */
   static HttpResponse error(SyncException e) {
+    if (e instanceof Quotas.Refused refused) {
+      // 429 with Retry-After in whole seconds, and the exact wait in the body
+      return json(StatusCodes.TOO_MANY_REQUESTS, Map.of("error", Map.of("code", e.code().name(), "message", e.getMessage(),
+          "retryAfterMs", refused.retryAfterMs())))
+          .addHeader(org.apache.pekko.http.javadsl.model.HttpHeader.parse("Retry-After",
+              Long.toString((refused.retryAfterMs() + 999) / 1000)));
+    }
     return error(status(e.code()), e.code(), e.getMessage());
   }
 
@@ -75,6 +82,7 @@ final class JsonResponses {
       case ACTION_TIMEOUT -> StatusCodes.GATEWAY_TIMEOUT;
       case UNAUTHORIZED, TOKEN_EXPIRED -> StatusCodes.UNAUTHORIZED;
       case ORIGIN_NOT_ALLOWED, SCOPE_VIOLATION, NOT_A_MEMBER -> StatusCodes.FORBIDDEN;
+      case RATE_LIMITED, TOO_MANY_CONNECTIONS -> StatusCodes.TOO_MANY_REQUESTS;
       case CLIENT_OWNED_BY_OTHER_USER -> StatusCodes.FORBIDDEN;
       case MUTATION_ID_GAP -> StatusCodes.CONFLICT;
       case OVERLOADED -> StatusCodes.SERVICE_UNAVAILABLE;

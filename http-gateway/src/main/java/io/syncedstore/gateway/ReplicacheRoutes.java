@@ -6,6 +6,7 @@ import io.syncedstore.gateway.auth.Authentication;
 
 import static org.apache.pekko.http.javadsl.server.Directives.concat;
 import static org.apache.pekko.http.javadsl.server.Directives.entity;
+import static org.apache.pekko.http.javadsl.server.Directives.extractRequest;
 import static org.apache.pekko.http.javadsl.server.Directives.optionalHeaderValueByName;
 import static org.apache.pekko.http.javadsl.server.Directives.path;
 import static org.apache.pekko.http.javadsl.server.Directives.pathPrefix;
@@ -66,12 +67,14 @@ public final class ReplicacheRoutes {
 
   private final SyncEngine engine;
   private final AuthProvider auth;
+  private final Quotas quotas;
 
   /**
    * @param engine the engine that runs the instances
    * @param auth turns the {@code Authorization: Bearer <token>} header (Replicache's {@code auth}) into users
    */
-  public ReplicacheRoutes(SyncEngine engine, AuthProvider auth) {
+  public ReplicacheRoutes(SyncEngine engine, AuthProvider auth, Quotas quotas) {
+    this.quotas = quotas;
     this.engine = engine;
     this.auth = auth;
   }
@@ -79,11 +82,13 @@ public final class ReplicacheRoutes {
   /** @return {@code POST /replicache/{app}/{instanceId}/push} and {@code .../pull} */
   public Route routes() {
     return pathPrefix("replicache", () -> pathPrefix(PathMatchers.segment(), app -> pathPrefix(PathMatchers.segment(), instance ->
-        optionalHeaderValueByName("Authorization", authorization -> post(() -> concat(
+        optionalHeaderValueByName("Authorization", authorization -> extractRequest(request -> post(() -> concat(
             path("push", () -> entity(Unmarshaller.entityToString(), body ->
-                JsonResponses.respond(() -> push(engine.instanceId(app, instance), auth.authenticateHeader(authorization), body)))),
+                JsonResponses.respond(() -> push(engine.instanceId(app, instance), auth.authenticateHeader(authorization),
+                    SyncSocketRoutes.remoteAddress(request), body)))),
             path("pull", () -> entity(Unmarshaller.entityToString(), body ->
-                JsonResponses.respond(() -> pull(engine.instanceId(app, instance), auth.authenticateHeader(authorization), body))))))))));
+                JsonResponses.respond(() -> pull(engine.instanceId(app, instance), auth.authenticateHeader(authorization),
+                    SyncSocketRoutes.remoteAddress(request), body)))))))))));
   }
 
   // ---------------------------------------------------------------- push
@@ -91,7 +96,7 @@ public final class ReplicacheRoutes {
   /** Mutations of one client, consecutive in the push, small enough for one engine push. */
   private record Run(String clientId, List<MutationRequest> mutations) {}
 
-  private CompletionStage<HttpResponse> push(InstanceId id, Authentication auth, String body) {
+  private CompletionStage<HttpResponse> push(InstanceId id, Authentication auth, String address, String body) {
     JsonNode request = parseObject(body);
     if (!isVersionOne(request.get("pushVersion"))) {
       return CompletableFuture.completedFuture(JsonResponses.ok(versionNotSupported("push")));
@@ -99,6 +104,7 @@ public final class ReplicacheRoutes {
     String group = requiredText(request, "clientGroupID");
     Principal user = auth.forClientGroup(group);
     List<Run> runs = runs(request.get("mutations"), engine.settings().maxMutationsPerPush());
+    quotas.mutations(Quotas.holder(user, address), runs.stream().mapToInt(r -> r.mutations().size()).sum());
     // One run after the other: a later run must not be applied when an earlier one was refused.
     CompletableFuture<Void> done = CompletableFuture.completedFuture(null);
     for (Run run : runs) {
@@ -170,7 +176,7 @@ public final class ReplicacheRoutes {
 
   // ---------------------------------------------------------------- pull
 
-  private CompletionStage<HttpResponse> pull(InstanceId id, Authentication auth, String body) {
+  private CompletionStage<HttpResponse> pull(InstanceId id, Authentication auth, String address, String body) {
     JsonNode request = parseObject(body);
     if (!isVersionOne(request.get("pullVersion"))) {
       return CompletableFuture.completedFuture(JsonResponses.ok(versionNotSupported("pull")));
@@ -179,6 +185,7 @@ public final class ReplicacheRoutes {
     RequestCookie cookie = RequestCookie.parse(request.get("cookie"));
     String engineCookie = cookie.issued() == null ? null : cookie.issued().engineCookie();
     Principal principal = auth.forClientGroup(group);
+    quotas.message(Quotas.holder(principal, address));
     return engine.pull(id, group, engineCookie, principal).thenApply(result -> {
       ObjectNode response = pullResponse(group, principal.userId(), cookie, result);
       if (response.has("error")) {

@@ -59,7 +59,10 @@ public final class SyncServer implements AutoCloseable {
     SyncEngine engine = SyncEngine.start(config, apps, "synced-store");
     try {
       AuthProvider auth = io.syncedstore.gateway.auth.AuthProviders.fromConfig(config.getConfig("synced-store.auth"));
-      Route sync = new SyncSocketRoutes(engine, auth, config).routes();
+      Quotas quotas = Quotas.fromConfig(config.getConfig("synced-store.quotas"));
+      engine.system().scheduler().scheduleAtFixedRate(Duration.ofMinutes(1), Duration.ofMinutes(1), quotas::sweep,
+          engine.system().executionContext());
+      Route sync = new SyncSocketRoutes(engine, auth, config, quotas).routes();
       Route route = handleRejections(jsonRejections(), () -> concat(
           path("health", () -> get(() -> complete(JsonResponses.ok(Map.of("status", "ok", "apps", engine.apps().keySet()))))),
           path("metrics", () -> get(() -> config.getBoolean("synced-store.http.metrics")
@@ -68,9 +71,9 @@ public final class SyncServer implements AutoCloseable {
                   io.syncedstore.runtime.EngineMetrics.get(engine.system()).scrape()))
               : complete(JsonResponses.error(org.apache.pekko.http.javadsl.model.StatusCodes.NOT_FOUND, ErrorCode.NOT_FOUND,
                   "metrics are off (synced-store.http.metrics)")))),
-          new InstanceRoutes(engine, auth).routes(),
+          new InstanceRoutes(engine, auth, quotas).routes(),
           new AdminRoutes(engine, config.getString("synced-store.admin.token")).routes(),
-          new ReplicacheRoutes(engine, auth).routes(),
+          new ReplicacheRoutes(engine, auth, quotas).routes(),
           sync));
       String host = config.getString("synced-store.http.host");
       int port = config.getInt("synced-store.http.port");

@@ -77,6 +77,13 @@ final class SyncSocket {
   /** What {@link #handshakeToken} authenticated as (checked before the upgrade), or {@code null}. */
   private final Authentication handshake;
   private final InstanceId id;
+  private final Quotas quotas;
+  /** The peer's address: the quota holder of anonymous users. */
+  private final String remoteAddress;
+  /** Whose quotas this connection uses, from the hello on. */
+  private volatile String holder;
+  /** Gives the connection's place back to {@link Quotas#connect}; set once connected. */
+  private Runnable releaseQuota;
   private final Settings settings;
   private final ObjectMapper reader;
   private final Materializer materializer;
@@ -92,7 +99,9 @@ final class SyncSocket {
   private volatile String userId;
 
   SyncSocket(SyncEngine engine, AuthProvider auth, String handshakeToken, Authentication handshake, InstanceId id,
-      Settings settings, ObjectMapper reader) {
+      Settings settings, ObjectMapper reader, Quotas quotas, String remoteAddress) {
+    this.quotas = quotas;
+    this.remoteAddress = remoteAddress;
     this.engine = engine;
     this.auth = auth;
     this.handshakeToken = handshakeToken;
@@ -209,6 +218,14 @@ final class SyncSocket {
     if (session == null) {
       return refuse(ErrorCode.PROTOCOL_VIOLATION, "the first message must be a hello, got " + typeName(message));
     }
+    try {
+      quotas.message(holder);
+      if (message instanceof ClientMessage.Push push) {
+        quotas.mutations(holder, push.mutations().size());
+      }
+    } catch (Quotas.Refused e) {
+      return refuse(e.code(), e.getMessage(), CloseCodes.forError(e.code()), e.retryAfterMs());
+    }
     if (message instanceof ClientMessage.Push push) {
       return AskPattern.<ClientSession.Command, ClientSession.Accepted>ask(session,
               replyTo -> new ClientSession.ClientPush(push.mutations(), replyTo), PUSH_ACCEPT_TIMEOUT, engine.system().scheduler())
@@ -218,6 +235,14 @@ final class SyncSocket {
       return refreshAuth(refresh);
     }
     if (message instanceof ClientMessage.Action action) {
+      try {
+        quotas.action(holder);
+      } catch (Quotas.Refused e) {
+        // only this call is refused; the connection stays
+        socket.tell(new SocketOut.Text(toJson(new ServerMessage.ActionFailed(action.id(),
+            new ServerMessage.ErrorBody(e.code(), e.getMessage(), e.retryAfterMs()))), null));
+        return done();
+      }
       session.tell(new ClientSession.ClientAction(action.id(), action.name(), action.args()));
       return done();
     }
@@ -251,6 +276,20 @@ final class SyncSocket {
     Principal principal = authentication.forClientGroup(hello.clientGroupId());
     clientGroupId = hello.clientGroupId();
     userId = principal.userId();
+    holder = Quotas.holder(principal, remoteAddress);
+    try {
+      quotas.message(holder);
+      Runnable release = quotas.connect(holder, id.toString());
+      synchronized (this) {
+        if (socketClosed) {
+          release.run();
+        } else {
+          releaseQuota = release;
+        }
+      }
+    } catch (Quotas.Refused e) {
+      return refuse(e.code(), e.getMessage(), CloseCodes.forError(e.code()), e.retryAfterMs());
+    }
     return engine.connect(id, hello.clientGroupId(), hello.clientId(), principal, hello.cookie().orElse(null), hello.schemaVersion(), socket)
         .handle((connected, error) -> {
           if (error != null) {
@@ -322,6 +361,9 @@ final class SyncSocket {
 
   private synchronized void socketClosed() {
     socketClosed = true;
+    if (releaseQuota != null) {
+      releaseQuota.run();
+    }
     if (expiry != null) {
       expiry.cancel();
     }
@@ -337,14 +379,19 @@ final class SyncSocket {
 
   /** Refuses what the client sent: an error message, then {@code closeCode}. */
   private CompletionStage<Done> refuse(ErrorCode code, String message, int closeCode) {
+    return refuse(code, message, closeCode, null);
+  }
+
+  /** Refuses what the client sent: an error message with {@code retryAfterMs}, then {@code closeCode}. */
+  private CompletionStage<Done> refuse(ErrorCode code, String message, int closeCode, Long retryAfterMs) {
     closing = true;
     LOG.debug("closing sync socket of [{}] with {}: {}", id, closeCode, message);
     if (session != null) {
-      session.tell(new ClientSession.ClientError(code, message, closeCode));
+      session.tell(new ClientSession.ClientError(code, message, closeCode, retryAfterMs));
     } else {
       String json;
       try {
-        json = Json.mapper().writeValueAsString(new ServerMessage.Error(new ServerMessage.ErrorBody(code, message)));
+        json = Json.mapper().writeValueAsString(new ServerMessage.Error(new ServerMessage.ErrorBody(code, message, retryAfterMs)));
       } catch (JsonProcessingException e) {
         throw new IllegalStateException(e);
       }
@@ -352,6 +399,14 @@ final class SyncSocket {
       socket.tell(new SocketOut.Close(closeCode, code.name()));
     }
     return done();
+  }
+
+  private static String toJson(ServerMessage message) {
+    try {
+      return Json.mapper().writeValueAsString(message);
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException(e);
+    }
   }
 
   private static void validate(ClientMessage message) {

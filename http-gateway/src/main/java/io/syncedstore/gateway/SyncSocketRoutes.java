@@ -48,6 +48,7 @@ public final class SyncSocketRoutes {
   private final ObjectMapper reader;
   private final WebSocketSettings webSocketSettings;
   private final LoggingAdapter log;
+  private final Quotas quotas;
   /** Origins a browser may open the socket from; empty: any (tokens, not cookies, authenticate). */
   private final java.util.Set<String> allowedOrigins;
 
@@ -61,7 +62,8 @@ public final class SyncSocketRoutes {
    * @param auth turns hello tokens into users
    * @param config the server's configuration ({@code synced-store.sync}, {@code synced-store.session})
    */
-  public SyncSocketRoutes(SyncEngine engine, AuthProvider auth, Config config) {
+  public SyncSocketRoutes(SyncEngine engine, AuthProvider auth, Config config, Quotas quotas) {
+    this.quotas = quotas;
     this.engine = engine;
     this.auth = auth;
     this.settings = new SyncSocket.Settings(
@@ -94,7 +96,7 @@ public final class SyncSocketRoutes {
               } catch (SyncException e) {
                 return complete(JsonResponses.error(e));
               }
-              return complete(lowLevel.handleFrames(frames(id, handshake), handshake.subprotocol()));
+              return complete(lowLevel.handleFrames(frames(id, handshake, remoteAddress(request)), handshake.subprotocol()));
             }))))))));
   }
 
@@ -144,14 +146,21 @@ public final class SyncSocketRoutes {
     return new Handshake(token, token == null ? null : auth.authenticate(token), subprotocol);
   }
 
+  /** @return the peer's IP address, or "unknown" */
+  static String remoteAddress(org.apache.pekko.http.javadsl.model.HttpRequest request) {
+    return request.getAttribute(org.apache.pekko.http.javadsl.model.AttributeKeys.remoteAddress)
+        .flatMap(a -> a.getAddress()).map(java.net.InetAddress::getHostAddress).orElse("unknown");
+  }
+
   private static String abbreviate(String s) {
     return s.length() > 100 ? s.substring(0, 100) + "..." : s;
   }
 
   @SuppressWarnings({"unchecked", "rawtypes"})
   private org.apache.pekko.stream.Graph<org.apache.pekko.stream.FlowShape<FrameEvent, FrameEvent>, Object> frames(InstanceId id,
-      Handshake handshake) {
-    Flow<Message, Message, ?> messages = new SyncSocket(engine, auth, handshake.token(), handshake.authentication(), id, settings, reader).flow()
+      Handshake handshake, String remoteAddress) {
+    Flow<Message, Message, ?> messages = new SyncSocket(engine, auth, handshake.token(), handshake.authentication(), id, settings,
+        reader, quotas, remoteAddress).flow()
         .<Message>map(m -> m.asScala())
         .asScala()
         .contramap(org.apache.pekko.http.javadsl.model.ws.Message::adapt);

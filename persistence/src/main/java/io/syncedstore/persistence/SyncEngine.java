@@ -226,9 +226,20 @@ public final class SyncEngine implements AutoCloseable {
    */
   public CompletionStage<com.fasterxml.jackson.databind.JsonNode> runAction(InstanceId id, String userId, String name,
       com.fasterxml.jackson.databind.JsonNode input) {
+    return runAction(id, Principal.userOrAnonymous(userId), name, input);
+  }
+
+  /**
+   * Calls action {@code name} of instance {@code id} as {@code caller} (whose scopes its
+   * {@code ctx.callerView()} applies).
+   *
+   * @return its output; fails with a {@link SyncException}
+   */
+  public CompletionStage<com.fasterxml.jackson.databind.JsonNode> runAction(InstanceId id, Principal caller, String name,
+      com.fasterxml.jackson.databind.JsonNode input) {
     // The instance answers every call itself, its own timeout included; a queued call may wait for slots first.
     Duration wait = settings.askTimeout().plus(settings.actions().timeout()).multipliedBy(2);
-    return ask(id, replyTo -> new AppInstance.RunAction(Principal.userOrAnonymous(userId), name, input, replyTo), wait);
+    return ask(id, replyTo -> new AppInstance.RunAction(caller, name, input, replyTo), wait);
   }
 
   private <T> CompletionStage<T> ask(InstanceId id,

@@ -713,6 +713,9 @@ public final class SyncClientImpl implements SyncClient {
     callback(() -> options.connectionListener().onStatusChanged(next));
   }
 
+  /** The retry-after of the last quota error, in milliseconds; 0 when none. Guarded by {@code lock}. */
+  private long retryAfterMs;
+
   private void connect() {
     Connection c;
     synchronized (lock) {
@@ -793,6 +796,10 @@ public final class SyncClientImpl implements SyncClient {
       long min = options.reconnectMinDelay().toMillis();
       long max = options.reconnectMaxDelay().toMillis();
       long backoff = Math.min(max, min << Math.min(attempts, 20));
+      if (code == CloseCodes.RATE_LIMITED && retryAfterMs > 0) {
+        backoff = Math.max(backoff, 2 * retryAfterMs); // at least the server's retry-after (the jitter halves it)
+      }
+      retryAfterMs = 0;
       // "equal jitter": at least half the backoff, so clients that dropped together spread out
       long delay = backoff / 2 + ThreadLocalRandom.current().nextLong(backoff / 2 + 1);
       attempts++;
@@ -865,6 +872,9 @@ public final class SyncClientImpl implements SyncClient {
     } else if (message instanceof ServerMessage.ActionFailed f) {
       onActionAnswer(f.id(), null, f.error());
     } else if (message instanceof ServerMessage.Error error) {
+      if (error.error().retryAfterMs() != null) {
+        retryAfterMs = error.error().retryAfterMs(); // a quota: the close (4429) that follows waits this long
+      }
       callback(() -> options.connectionListener().onServerError(error.error().code(), error.error().message()));
     }
   }

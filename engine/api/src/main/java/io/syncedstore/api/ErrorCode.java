@@ -51,6 +51,14 @@ public enum ErrorCode {
   TOKEN_EXPIRED,
   /** The request's Origin is not one of {@code synced-store.http.allowed-origins}. */
   ORIGIN_NOT_ALLOWED,
+  /**
+   * A quota was exceeded ({@code synced-store.quotas}): messages or mutations per second, actions
+   * per minute. The error carries {@code retryAfterMs} (HTTP: the {@code Retry-After} header);
+   * over the socket the connection is closed with 4429 (an action call is only answered).
+   */
+  RATE_LIMITED,
+  /** The user has as many sync connections, or connected instances, as {@code synced-store.quotas} allows (close 4429). */
+  TOO_MANY_CONNECTIONS,
   /** A mutation wrote a table outside the principal's sync scopes, or a row its scopes do not cover; nothing was applied. */
   SCOPE_VIOLATION,
   /** A WebSocket message is not valid: not JSON, not an object, unknown type, a missing or mistyped field, nested too deep. */

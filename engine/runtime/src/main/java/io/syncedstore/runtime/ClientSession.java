@@ -75,8 +75,14 @@ public final class ClientSession extends AbstractBehavior<ClientSession.Command>
    * @param code the error code
    * @param message what was wrong
    * @param closeCode the WebSocket close code
+   * @param retryAfterMs for quota refusals, how long the client should wait; else {@code null}
    */
-  public record ClientError(ErrorCode code, String message, int closeCode) implements Command {}
+  public record ClientError(ErrorCode code, String message, int closeCode, Long retryAfterMs) implements Command {
+    /** An error without a retry-after. */
+    public ClientError(ErrorCode code, String message, int closeCode) {
+      this(code, message, closeCode, null);
+    }
+  }
 
   /** The socket is gone: stop. */
   public enum SocketClosed implements Command {
@@ -242,7 +248,7 @@ public final class ClientSession extends AbstractBehavior<ClientSession.Command>
         .onMessageEquals(ClientPing.INSTANCE, this::onPing)
         .onMessage(ClientAction.class, this::onAction)
         .onMessage(ActionAnswered.class, this::onActionAnswered)
-        .onMessage(ClientError.class, e -> closeWith(e.code(), e.message(), e.closeCode()))
+        .onMessage(ClientError.class, e -> closeWith(e.code(), e.message(), e.closeCode(), e.retryAfterMs()))
         .onMessage(ChangePrincipal.class, this::onChangePrincipal)
         .onMessageEquals(Superseded.INSTANCE, () -> closeWith(ErrorCode.SUPERSEDED,
             "a newer connection of client " + start.clientId() + " replaced this one",
@@ -413,8 +419,12 @@ public final class ClientSession extends AbstractBehavior<ClientSession.Command>
   }
 
   private Behavior<Command> closeWith(ErrorCode code, String message, int closeCode) {
+    return closeWith(code, message, closeCode, null);
+  }
+
+  private Behavior<Command> closeWith(ErrorCode code, String message, int closeCode, Long retryAfterMs) {
     notices.forEach(this::hand); // bounded, see releaseWaitingPush
-    socket.tell(new SocketOut.Text(CommittedBatch.json(new ServerMessage.Error(new ServerMessage.ErrorBody(code, message))), null));
+    socket.tell(new SocketOut.Text(CommittedBatch.json(new ServerMessage.Error(new ServerMessage.ErrorBody(code, message, retryAfterMs))), null));
     socket.tell(new SocketOut.Close(closeCode, code.name()));
     closed = true;
     return Behaviors.stopped();

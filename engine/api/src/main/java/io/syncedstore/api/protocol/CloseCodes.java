@@ -19,6 +19,9 @@ public final class CloseCodes {
   /** The connection's token expired: the client gets a fresh token from its auth callback and reconnects. */
   public static final int TOKEN_EXPIRED = 4440;
 
+  /** A quota was exceeded: reconnect after the error's {@code retryAfterMs}. */
+  public static final int RATE_LIMITED = 4429;
+
   private CloseCodes() {}
 
   /** @return the close code of a connection refused or ended with {@code code} */
@@ -26,6 +29,7 @@ public final class CloseCodes {
     return switch (code) {
       case UNAUTHORIZED -> 4401;
       case TOKEN_EXPIRED -> TOKEN_EXPIRED;
+      case RATE_LIMITED, TOO_MANY_CONNECTIONS -> RATE_LIMITED;
       case CLIENT_OWNED_BY_OTHER_USER, NOT_A_MEMBER -> 4403;
       case NOT_FOUND -> 4404;
       case PROTOCOL_VIOLATION -> 4405;

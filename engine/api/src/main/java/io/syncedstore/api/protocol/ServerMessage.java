@@ -89,6 +89,13 @@ public sealed interface ServerMessage {
    *
    * @param code the stable code ({@code docs/ERRORS.md})
    * @param message what was wrong
+   * @param retryAfterMs for {@code RATE_LIMITED} and the other quota refusals: how long to wait
+   *     before trying again, in milliseconds; absent otherwise
    */
-  record ErrorBody(ErrorCode code, String message) {}
+  record ErrorBody(ErrorCode code, String message, @JsonInclude(JsonInclude.Include.NON_NULL) Long retryAfterMs) {
+    /** An error without a retry-after. */
+    public ErrorBody(ErrorCode code, String message) {
+      this(code, message, null);
+    }
+  }
 }
