@@ -199,6 +199,8 @@ class AccessControlTest {
         writer.awaitConfirmed(writer.push("post", new PostIn("a1", "moved", "b")));
         scoped.awaitUntil(() -> scoped.replica.containsKey("public/posts/a2") && !scoped.replica.containsKey("public/posts/a1"));
         assertEquals(Set.of("public/posts/a2"), scoped.replica.keySet());
+        // rows it never saw are not even named to it: b2 was created outside its scopes
+        assertTrue(scoped.frames.stream().noneMatch(f -> f.contains("\"b2\"") || f.contains("\"b1\"")), scoped.frames.toString());
 
         // pulls apply the same scopes
         assertEquals(Set.of("public/posts/a2"), pull("club", instance, TestTokens.scoped("sam", teamA)).keySet());

@@ -600,6 +600,7 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
     int appliedEvents = 0;
     int failedEvents = 0;
     Map<String, InstanceState.ClientRecord> pendingClients = new HashMap<>();
+    Map<List<Object>, com.fasterxml.jackson.databind.JsonNode> previousValues = new HashMap<>();
     for (Push push : batch) {
       InstanceState.ClientRecord client = pendingClients.getOrDefault(push.clientId(), state.client(push.clientId()));
       // The server's own client is used by every user's actions: no ownership, ids assigned by this actor.
@@ -623,6 +624,13 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
         }
         if (outcome instanceof MutationOutcome.Applied applied) {
           for (Write w : applied.writes()) {
+            if (w.tier() != io.syncedstore.api.Tier.SERVER_ONLY) {
+              // what the row held before this batch: scoped sessions send a delete only to clients that could see it
+              previousValues.computeIfAbsent(CommittedBatch.key(w), k -> {
+                Row old = pendingWrites.get(w.address(), w.itemKey());
+                return old == null ? CommittedBatch.ABSENT : old.value();
+              });
+            }
             pendingWrites.write(w);
           }
           appliedEvents++;
@@ -655,7 +663,7 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
       metrics.mutationsFailed.increment(failedCount);
       arrived.forEach(at -> EngineMetrics.record(metrics.pushConfirm, at));
       if (!sessions.isEmpty() && !events.isEmpty()) {
-        broadcast(new ClientSession.Changes(CommittedBatch.of(baseCookie, s.cookie().toString(), events)));
+        broadcast(new ClientSession.Changes(CommittedBatch.of(baseCookie, s.cookie().toString(), events, previousValues)));
       }
       replies.forEach(r -> r.accept(s));
       closeNonMembers(s, events);

@@ -1,6 +1,7 @@
 package io.syncedstore.runtime;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
 import io.syncedstore.api.Json;
 import io.syncedstore.api.Tier;
 import io.syncedstore.api.auth.Principal;
@@ -44,9 +45,20 @@ final class CommittedBatch {
   /** Last mutation ids by client group and client. */
   private final Map<String, Map<String, Long>> lastMutationIds;
   private String publicOpsJson;
+  /** What each written row held before the batch ({@link #ABSENT} for none), for scoped sessions. */
+  private final Map<List<Object>, JsonNode> previous;
+
+  /** The previous value of a row that did not exist. */
+  static final JsonNode ABSENT = com.fasterxml.jackson.databind.node.MissingNode.getInstance();
+
+  /** @return the key of {@code w}'s row in the previous-values map */
+  static List<Object> key(Write w) {
+    return java.util.Arrays.asList(w.tier(), w.owner(), w.table(), w.itemKey());
+  }
 
   private CommittedBatch(String baseCookie, String cookie, List<Change> changes, List<Write> publicWrites,
-      Map<String, List<Write>> privateWrites, Map<String, Map<String, Long>> lastMutationIds) {
+      Map<String, List<Write>> privateWrites, Map<String, Map<String, Long>> lastMutationIds, Map<List<Object>, JsonNode> previous) {
+    this.previous = previous;
     this.baseCookie = baseCookie;
     this.cookie = cookie;
     this.changes = changes;
@@ -57,6 +69,15 @@ final class CommittedBatch {
 
   /** @return the batch of {@code events}, persisted together, taking the instance from {@code baseCookie} to {@code cookie} */
   static CommittedBatch of(String baseCookie, String cookie, List<InstanceEvent> events) {
+    return of(baseCookie, cookie, events, Map.of());
+  }
+
+  /**
+   * @param previous what the rows the batch writes held before it ({@link #ABSENT} for none); a row
+   *     missing from it counts as possibly seen, so scoped sessions are sent its delete
+   * @return the batch of {@code events}, persisted together, taking the instance from {@code baseCookie} to {@code cookie}
+   */
+  static CommittedBatch of(String baseCookie, String cookie, List<InstanceEvent> events, Map<List<Object>, JsonNode> previous) {
     List<Change> changes = new ArrayList<>(events.size());
     Map<List<Object>, Write> last = new LinkedHashMap<>();
     Map<String, Map<String, Long>> lastMutationIds = new HashMap<>();
@@ -85,7 +106,7 @@ final class CommittedBatch {
         privateWrites.computeIfAbsent(w.owner(), o -> new ArrayList<>()).add(w);
       }
     }
-    return new CommittedBatch(baseCookie, cookie, List.copyOf(changes), publicWrites, privateWrites, lastMutationIds);
+    return new CommittedBatch(baseCookie, cookie, List.copyOf(changes), publicWrites, privateWrites, lastMutationIds, previous);
   }
 
   String baseCookie() {
@@ -135,15 +156,22 @@ final class CommittedBatch {
     return sb.toString();
   }
 
-  private static void appendScoped(StringBuilder sb, String tier, List<Write> writes, Scopes scopes) {
+  private void appendScoped(StringBuilder sb, String tier, List<Write> writes, Scopes scopes) {
     for (Write w : writes) {
       if (!scopes.coversTable(w.table())) {
         continue;
       }
+      boolean visible = !w.isDelete() && scopes.covers(w.table(), w.value());
+      if (!visible) {
+        // a delete only for a row the client could see before: others' keys are not its business
+        JsonNode before = previous.get(key(w));
+        if (before == ABSENT || (before != null && !scopes.covers(w.table(), before))) {
+          continue;
+        }
+      }
       if (!sb.isEmpty()) {
         sb.append(',');
       }
-      boolean visible = !w.isDelete() && scopes.covers(w.table(), w.value());
       sb.append(json(visible ? op(tier, w) : PatchOp.del(tier, w.table(), w.itemKey())));
     }
   }

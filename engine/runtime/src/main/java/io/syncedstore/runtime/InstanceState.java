@@ -209,7 +209,9 @@ public final class InstanceState {
    * {@code from} is absent, from another epoch, in the future, or behind the tombstone horizon.
    * Public rows and the principal's own private rows only, never server-only rows, and for a scoped
    * principal only rows its scopes cover: a changed row of a covered table that its scopes no longer
-   * cover is sent as a delete, since the client may hold it.
+   * cover is sent as a delete, since the client may hold it. (Which it is not known here: a client
+   * that never saw the row learns its item key, never its value. Live pokes know the rows' previous
+   * values and send such deletes only to clients that could see the row.)
    *
    * @param from the instance cookie the client holds ({@link #unwire}), or {@code null}
    * @return the patch, whose cookie is the principal's ({@link #wireCookie})
