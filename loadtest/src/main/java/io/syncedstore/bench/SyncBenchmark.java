@@ -470,11 +470,16 @@ public final class SyncBenchmark implements Callable<Integer> {
   // Servers and clients
 
   static Config serverConfig(Path dataDir) {
-    return SyncConfig.load(ConfigFactory.parseMap(Map.of(
+    Map<String, Object> settings = new java.util.HashMap<>(Map.of(
         "synced-store.http.host", "127.0.0.1",
         "synced-store.http.port", 0,
         "synced-store.data-dir", dataDir.toString(),
-        "pekko.loglevel", "WARNING")), Main.GATEWAY_DEFAULTS);
+        "pekko.loglevel", "WARNING"));
+    // every benchmark client is anonymous on 127.0.0.1, one address's quotas (docs/SECURITY.md): lifted
+    for (String quota : new String[] {"messages-per-second", "mutations-per-second", "actions-per-minute", "connections", "instances"}) {
+      settings.put("synced-store.quotas.anonymous." + quota, 1_000_000);
+    }
+    return SyncConfig.load(ConfigFactory.parseMap(settings), Main.GATEWAY_DEFAULTS);
   }
 
   /** Binds the floors: an echo WebSocket and a broadcast WebSocket, bare Pekko HTTP on the server's own actor system. */
