@@ -14,7 +14,8 @@ import java.util.Optional;
  *   <li>table {@code todos}: item key = id, value {@code {id, text, done, updatedAt}};
  *   <li>singleton table {@code settings}: {@code theme} ("light" | "dark"), {@code pageSize} (number);
  *   <li>{@code setTodo({id, text, done?, updatedAt})}: {@code done} defaults to the existing value, else false;
- *   <li>{@code removeTodo({id})}.
+ *   <li>{@code removeTodo({id})};
+ *   <li>action {@code countTodos({})}: {@code {total, done}}.
  * </ul>
  */
 public final class TodoApp {
@@ -55,6 +56,17 @@ public final class TodoApp {
    */
   public record RemoveTodo(String id) {}
 
+  /** Input of the action {@code countTodos}: none. */
+  public record CountTodos() {}
+
+  /**
+   * Output of {@code countTodos}.
+   *
+   * @param total todos in the instance
+   * @param done of which done
+   */
+  public record TodoCount(int total, int done) {}
+
   /** The app definition. */
   public static final AppDefinition DEFINITION = AppDefinition.builder("todo").schemaVersion(1)
       .table("todos", Todo.class)
@@ -65,5 +77,13 @@ public final class TodoApp {
         todos.set(in.id(), new Todo(in.id(), in.text(), done, in.updatedAt()));
       })
       .mutator("removeTodo", RemoveTodo.class, (ctx, in) -> ctx.table("todos").delete(in.id()))
+      .action("countTodos", CountTodos.class, TodoCount.class, (ctx, in) -> {
+        int done = 0;
+        java.util.List<Todo> all = ctx.table("todos").values(Todo.class);
+        for (Todo t : all) {
+          done += t.done() ? 1 : 0;
+        }
+        return new TodoCount(all.size(), done);
+      })
       .build();
 }
