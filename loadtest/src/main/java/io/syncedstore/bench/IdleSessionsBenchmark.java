@@ -108,12 +108,13 @@ public final class IdleSessionsBenchmark implements Callable<Integer> {
           String clientId = "idle-" + i;
           URI uri = URI.create("ws://127.0.0.1:" + port + "/v1/apps/todo/instances/idle-" + (i % instances) + "/sync");
           opening.add(clients.get(i % clients.size()).newWebSocketBuilder().connectTimeout(Duration.ofSeconds(30)).buildAsync(uri, listener)
-              .thenCompose(ws -> {
+              .thenCompose(ws -> ws.sendText("{\"type\":\"hello\",\"protocolVersion\":1,\"clientGroupId\":\"g-" + clientId
+                  + "\",\"clientId\":\"" + clientId + "\",\"schemaVersion\":1}", true))
+              .thenApply(ws -> {
                 synchronized (sockets) {
-                  sockets.add(ws);
+                  sockets.add(ws); // pinged from now on: after its hello, never before
                 }
-                return ws.sendText("{\"type\":\"hello\",\"protocolVersion\":1,\"clientGroupId\":\"g-" + clientId
-                    + "\",\"clientId\":\"" + clientId + "\",\"schemaVersion\":1}", true);
+                return ws;
               })
               .thenCompose(ws -> listener.ready));
         }

@@ -238,6 +238,13 @@ public final class SyncClientImpl implements SyncClient {
   private Connection connection;
   private ConnectionStatus status = ConnectionStatus.CONNECTING;
   private int attempts;
+  /**
+   * Set by a 4429 close, cleared when a poke confirms pending mutations: until then a successful
+   * {@code connected} does not reset the backoff, since a client thrown out again at its first push
+   * would otherwise reconnect at the same short delay each time (hello takes the one message the
+   * retry-after waited for, the push is refused again) without ever backing off.
+   */
+  private boolean rateLimited;
   private boolean closed;
 
   private SyncClientImpl(SyncOptions options, ClientStorage storage, Optional<ClientStorage.Stored> stored) {
@@ -796,8 +803,11 @@ public final class SyncClientImpl implements SyncClient {
       long min = options.reconnectMinDelay().toMillis();
       long max = options.reconnectMaxDelay().toMillis();
       long backoff = Math.min(max, min << Math.min(attempts, 20));
-      if (code == CloseCodes.RATE_LIMITED && retryAfterMs > 0) {
-        backoff = Math.max(backoff, 2 * retryAfterMs); // at least the server's retry-after (the jitter halves it)
+      if (code == CloseCodes.RATE_LIMITED) {
+        rateLimited = true;
+        if (retryAfterMs > 0) {
+          backoff = Math.max(backoff, 2 * retryAfterMs); // at least the server's retry-after (the jitter halves it)
+        }
       }
       retryAfterMs = 0;
       // "equal jitter": at least half the backoff, so clients that dropped together spread out
@@ -881,7 +891,12 @@ public final class SyncClientImpl implements SyncClient {
 
   private void onConnected(Connection c, ServerMessage.Connected connected) {
     c.online = true;
-    attempts = 0;
+    if (pending.isEmpty()) {
+      rateLimited = false; // nothing to push: no refusal to back off from
+    }
+    if (!rateLimited) {
+      attempts = 0;
+    }
     if (!idsChecked) {
       idsChecked = true;
       renumberPendingAbove(connected.lastMutationId());
@@ -973,6 +988,10 @@ public final class SyncClientImpl implements SyncClient {
     rebaseLocked();
     bootstrapped.complete(null);
     viewChangedLocked();
+    if (pending.size() < before && rateLimited) {
+      rateLimited = false; // mutations get through again: the next drop starts from the shortest delay
+      attempts = 0;
+    }
     if (pending.size() != before) {
       pendingChangedLocked();
       sendActionsLocked();
