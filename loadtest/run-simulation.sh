@@ -39,7 +39,7 @@ curl -sf "http://127.0.0.1:$PORT/health" > /dev/null || { echo "server did not s
 
 status=0
 pin "${LOAD_CPUS:-}" mvn -B -q -pl loadtest gatling:test "-Dgatling.simulationClass=io.syncedstore.loadtest.$SIMULATION" \
-  "-DbaseUrl=ws://127.0.0.1:$PORT" "-DhttpBaseUrl=http://127.0.0.1:$PORT" "$@" || status=$?
+  "-DbaseUrl=ws://127.0.0.1:$PORT" "-DhttpBaseUrl=http://127.0.0.1:$PORT" "-DserverPid=$SERVER_PID" "$@" || status=$?
 echo "server metrics after the run:"
 curl -s "http://127.0.0.1:$PORT/metrics" | grep -E '^synced_store_(mutations_applied_total|mutations_failed_total|sessions|instances|push_confirm_seconds_(count|sum|max)|journal_write_seconds_(count|sum|max)|pokes_coalesced_total)' || true
 echo "report: $(ls -dt loadtest/target/gatling/*/ 2>/dev/null | head -1)"

@@ -29,17 +29,18 @@ import java.util.concurrent.ThreadLocalRandom;
  */
 public class PushConfirmSimulation extends Simulation {
   private static final String BASE_URL = System.getProperty("baseUrl", "ws://127.0.0.1:8080");
-  private static final int RATE = Integer.getInteger("rate", 500);
+  static final int RATE = Integer.getInteger("rate", 500);
   private static final int DURATION_SECONDS = Integer.getInteger("durationSeconds", 45);
   private static final int INSTANCES = Integer.getInteger("instances", 100);
-  private static final int PUSHES = Integer.getInteger("pushesPerClient", 10);
+  static final int PUSHES = Integer.getInteger("pushesPerClient", 10);
   private static final int PACE_MS = Integer.getInteger("paceMs", 100);
-  private static final int P99_MS = Integer.getInteger("p99Ms", 50);
-  private static final double MAX_ERROR_PERCENT = Double.parseDouble(System.getProperty("maxErrorPercent", "0"));
+  static final int P99_MS = Integer.getInteger("p99Ms", 50);
+  static final double MAX_ERROR_PERCENT = Double.parseDouble(System.getProperty("maxErrorPercent", "0"));
 
-  private final HttpProtocolBuilder protocol = http.wsBaseUrl(BASE_URL).wsMaxReconnects(0);
+  static final HttpProtocolBuilder PROTOCOL = http.wsBaseUrl(BASE_URL).wsMaxReconnects(0);
 
-  private final ScenarioBuilder clients = scenario("PushConfirm")
+  /** The virtual clients (also the soak's load, {@link PushConfirmSoakSimulation}). */
+  static final ScenarioBuilder CLIENTS = scenario("PushConfirm")
       .exec(session -> session
           .set("clientId", "c-" + UUID.randomUUID())
           .set("instance", "load-" + ThreadLocalRandom.current().nextInt(INSTANCES)))
@@ -62,8 +63,8 @@ public class PushConfirmSimulation extends Simulation {
 
   {
     double arrivalsPerSecond = (double) RATE / PUSHES;
-    setUp(clients.injectOpen(constantUsersPerSec(arrivalsPerSecond).during(Duration.ofSeconds(DURATION_SECONDS))))
-        .protocols(protocol)
+    setUp(CLIENTS.injectOpen(constantUsersPerSec(arrivalsPerSecond).during(Duration.ofSeconds(DURATION_SECONDS))))
+        .protocols(PROTOCOL)
         .assertions(
             global().failedRequests().percent().lte(MAX_ERROR_PERCENT),
             details("confirmed").responseTime().percentile(99.0).lt(P99_MS));
