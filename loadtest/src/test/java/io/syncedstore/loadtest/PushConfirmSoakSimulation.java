@@ -42,7 +42,9 @@ public class PushConfirmSoakSimulation extends Simulation {
   private static final String SERVER_PID = System.getProperty("serverPid", "");
   private static final Pattern METRIC = Pattern.compile("^([a-zA-Z_:][a-zA-Z0-9_:]*)(\\{[^}]*\\})? ([0-9.eE+-]+|NaN)$", Pattern.MULTILINE);
 
-  private final Path csv = Path.of("target", "soak-" + Instant.now().toString().replace(':', '-') + ".csv");
+  /** Under loadtest/target, whether Maven runs from the repository's root ({@code -pl loadtest}) or from loadtest/. */
+  private final Path csv = (Files.isDirectory(Path.of("loadtest")) ? Path.of("loadtest", "target") : Path.of("target"))
+      .resolve("soak-" + Instant.now().toString().replace(':', '-') + ".csv");
   private final HttpClient http = HttpClient.newHttpClient();
   private final long started = System.nanoTime();
 
