@@ -24,7 +24,8 @@ import java.util.concurrent.ThreadLocalRandom;
  *
  * <p>System properties (defaults finish in about a minute): {@code baseUrl} (ws://127.0.0.1:8080),
  * {@code rate} (500 mutations/s), {@code durationSeconds} (45), {@code instances} (100),
- * {@code pushesPerClient} (10), {@code paceMs} (100), {@code p99Ms} (50, the assertion on the "confirmed" check,
+ * {@code pushesPerClient} (10), {@code paceMs} (100), {@code distinctTodos} (0: each push a new todo, so the
+ * instances grow; N: each push updates one of N todos of its instance), {@code p99Ms} (50, the assertion on the "confirmed" check,
  * confirmation p99), {@code maxErrorPercent} (0).
  */
 public class PushConfirmSimulation extends Simulation {
@@ -35,6 +36,8 @@ public class PushConfirmSimulation extends Simulation {
   static final int PUSHES = Integer.getInteger("pushesPerClient", 10);
   private static final int PACE_MS = Integer.getInteger("paceMs", 100);
   static final int P99_MS = Integer.getInteger("p99Ms", 50);
+  /** 0: every push writes a new todo (the instances grow); N: pushes update one of N todos per instance. */
+  static final int DISTINCT_TODOS = Integer.getInteger("distinctTodos", 0);
   static final double MAX_ERROR_PERCENT = Double.parseDouble(System.getProperty("maxErrorPercent", "0"));
 
   static final HttpProtocolBuilder PROTOCOL = http.wsBaseUrl(BASE_URL).wsMaxReconnects(0);
@@ -52,10 +55,12 @@ public class PushConfirmSimulation extends Simulation {
               ws.checkTextMessage("connected").matching(regex("\"type\":\"connected\"").exists()),
               ws.checkTextMessage("initial poke").matching(regex("\"type\":\"poke\"").exists())))
       .repeat(PUSHES, "n").on(
-          pace(Duration.ofMillis(PACE_MS)).exec(session -> session.set("mid", session.getInt("n") + 1))
+          pace(Duration.ofMillis(PACE_MS)).exec(session -> session.set("mid", session.getInt("n") + 1)
+              .set("todo", DISTINCT_TODOS > 0 ? "todo-" + ThreadLocalRandom.current().nextInt(DISTINCT_TODOS)
+                  : session.getString("clientId") + "-" + (session.getInt("n") + 1)))
               .exec(ws("push")
                   .sendText("{\"type\":\"push\",\"mutations\":[{\"id\":#{mid},\"name\":\"setTodo\",\"timestamp\":#{mid},"
-                      + "\"args\":{\"id\":\"#{clientId}-#{mid}\",\"text\":\"load test todo number #{mid}\",\"updatedAt\":#{mid}}}]}")
+                      + "\"args\":{\"id\":\"#{todo}\",\"text\":\"load test todo number #{mid}\",\"updatedAt\":#{mid}}}]}")
                   .await(Duration.ofSeconds(10)).on(
                       // Other clients' pokes of the same instance are skipped; only this client's confirmation counts.
                       ws.checkTextMessage("confirmed").matching(regex("\"#{clientId}\":#{mid}[,}]").exists()))))

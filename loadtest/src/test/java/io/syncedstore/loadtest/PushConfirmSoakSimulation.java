@@ -31,7 +31,7 @@ import java.util.regex.Pattern;
  * {@code loadtest/target/soak-<start>.csv} (also printed). How to read it: loadtest/README.md.
  *
  * <p>Properties: those of {@link PushConfirmSimulation} ({@code rate}, {@code instances},
- * {@code pushesPerClient}, {@code paceMs}, {@code p99Ms}, {@code maxErrorPercent}), plus
+ * {@code pushesPerClient}, {@code paceMs}, {@code distinctTodos}, {@code p99Ms}, {@code maxErrorPercent}), plus
  * {@code soakMinutes}, {@code sampleSeconds}, {@code httpBaseUrl}, {@code serverPid} (without it,
  * no GC is forced and the heap figure is the heap in use at the sample).
  */
