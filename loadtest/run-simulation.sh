@@ -28,7 +28,10 @@ SERVER_JAVA_OPTS="${SERVER_JAVA_OPTS:-} $QUOTA_OPTS"
     --port "$PORT" --data-dir "$DATA_DIR"; else exec java ${SERVER_JAVA_OPTS:-} -jar http-gateway/target/synced-store-server.jar --port "$PORT" \
     --data-dir "$DATA_DIR"; fi ) > "$DATA_DIR/server.log" 2>&1 &
 SERVER_PID=$!
-trap 'kill $SERVER_PID 2>/dev/null; wait $SERVER_PID 2>/dev/null || true; rm -rf "$DATA_DIR"' EXIT
+SERVER_LOG="loadtest/target/server-$SIMULATION-$(date +%Y%m%d-%H%M%S).log"
+# The server's log is kept next to the Gatling report; its data directory is not.
+trap 'kill $SERVER_PID 2>/dev/null; wait $SERVER_PID 2>/dev/null || true; mkdir -p loadtest/target;
+  cp "$DATA_DIR/server.log" "$SERVER_LOG" 2>/dev/null && echo "server log: $SERVER_LOG"; rm -rf "$DATA_DIR"' EXIT
 trap 'exit 143' TERM INT
 for _ in $(seq 1 120); do
   kill -0 $SERVER_PID 2>/dev/null || { echo "the server exited:"; cat "$DATA_DIR/server.log"; exit 1; }
