@@ -116,6 +116,23 @@ class SerializationTest {
   }
 
   @Test
+  void accessControlTravelsWithTheCommands() throws Exception {
+    // the principal: user, anonymity, scopes with typed values, token permissions
+    Principal scoped = new Principal("anon-abc", true, io.syncedstore.api.auth.Scopes.fromJson(io.syncedstore.api.Json.mapper().readTree(
+        "{\"responses\": {\"respondent\": \"anon-abc\", \"n\": 2, \"open\": true, \"none\": null}, \"forms\": {}}")),
+        java.util.Set.of("read", "write"));
+    AppInstance.Push push = roundTrip(new AppInstance.Push("g1", "c1", scoped, List.of(TestApp.put(1, "a", 1)), ref()));
+    assertEquals(scoped.scopes().fingerprint(), push.principal().scopes().fingerprint(), "the same scopes, the same cookies");
+    roundTrip(new AppInstance.Pull("g1", "0123456789ab~1f2e3d4c5b6a7988:3", scoped, ref()));
+    roundTrip(new AppInstance.RunAction(scoped, "countTodos", json(Map.of()), ref()));
+    roundTrip(new AppInstance.ChangeMembership("alice", io.syncedstore.api.Membership.ADD_USER,
+        json(Map.of("userId", "alice", "permissions", List.of("write"))), ref()));
+    roundTrip(new ClientSession.ChangePrincipal(scoped));
+    roundTrip(new ClientSession.ClientError(ErrorCode.RATE_LIMITED, "over the quota", 4429, 480L));
+    roundTrip(new ClientSession.ClientError(ErrorCode.BAD_MESSAGE, "bad", 4400));
+  }
+
+  @Test
   void theSelfSentFlushToo() throws Exception {
     // private, but a Command like every other: it must not be the one message that cannot be serialized
     Class<?> flushClass = Class.forName("io.syncedstore.runtime.AppInstance$Flush");
