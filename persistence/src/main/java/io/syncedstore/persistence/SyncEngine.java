@@ -74,6 +74,14 @@ public final class SyncEngine implements AutoCloseable {
     ActorSystem<InstanceRegistry.Command> system = ActorSystem.create(InstanceRegistry.create(byName, settings, pruner), name, config);
     JdbcActionWakeups wakeups = new JdbcActionWakeups(config);
     ActionWakeups.get(system).install(wakeups);
+    AutoCloseable compactor = H2Compactor.start(JournalDatabase.of(config),
+        config.getDuration("synced-store.persistence.h2-compact-interval"));
+    // Before the journal's connection pool closes (it closes with the actor system, SIGTERM included).
+    org.apache.pekko.actor.CoordinatedShutdown.get(system).addTask(
+        org.apache.pekko.actor.CoordinatedShutdown.PhaseServiceStop(), "stop-h2-compactor", () -> {
+          closeQuietly(compactor);
+          return java.util.concurrent.CompletableFuture.completedFuture(org.apache.pekko.Done.getInstance());
+        });
     wakeInstancesWithOutstandingActions(system, byName, wakeups);
     return new SyncEngine(system, Map.copyOf(byName), settings, pruner, wakeups);
   }
@@ -262,6 +270,14 @@ public final class SyncEngine implements AutoCloseable {
           }
           return value;
         }, system.executionContext());
+  }
+
+  private static void closeQuietly(AutoCloseable closeable) {
+    try {
+      closeable.close();
+    } catch (Exception e) {
+      org.slf4j.LoggerFactory.getLogger(SyncEngine.class).warn("could not stop {}: {}", closeable, e.toString());
+    }
   }
 
   /** Stops the actor system and waits (bounded) until it has terminated and the database is closed. */
