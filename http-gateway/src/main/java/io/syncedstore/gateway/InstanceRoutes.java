@@ -1,5 +1,6 @@
 package io.syncedstore.gateway;
 
+import io.syncedstore.api.auth.Principal;
 import io.syncedstore.gateway.auth.AuthProvider;
 import io.syncedstore.gateway.auth.Authentication;
 
@@ -83,21 +84,21 @@ public final class InstanceRoutes {
 
   private CompletionStage<AppInstance.PushResult> push(InstanceId id, Authentication user, String address, String body) {
     PushRequest request = JsonResponses.parse(body, PushRequest.class);
-    io.syncedstore.api.auth.Principal principal = user.forClientGroup(request.clientGroupId());
+    Principal principal = user.forClientGroup(request.clientGroupId());
     quotas.mutations(Quotas.holder(principal, address), request.mutations().size());
     return engine.push(id, request.clientGroupId(), request.clientId(), principal, request.mutations());
   }
 
   private CompletionStage<AppInstance.PullResult> pull(InstanceId id, Authentication user, String address, String body) {
     PullRequest request = JsonResponses.parse(body, PullRequest.class);
-    io.syncedstore.api.auth.Principal principal = user.forClientGroup(request.clientGroupId());
+    Principal principal = user.forClientGroup(request.clientGroupId());
     quotas.message(Quotas.holder(principal, address));
     return engine.pull(id, request.clientGroupId(), request.cookie().orElse(null), principal);
   }
 
   private CompletionStage<com.fasterxml.jackson.databind.JsonNode> action(InstanceId id, Authentication user, String address,
       String name, com.fasterxml.jackson.databind.JsonNode input) {
-    io.syncedstore.api.auth.Principal principal = user.forClientGroup(null);
+    Principal principal = user.forClientGroup(null);
     quotas.action(Quotas.holder(principal, address));
     return engine.runAction(id, principal, name, input);
   }

@@ -62,6 +62,24 @@ public final class Quotas {
     }
   }
 
+  /**
+   * Settings that take the quotas out of the way, for tests and benchmarks that flood on purpose
+   * (every benchmark client is anonymous on 127.0.0.1, one address).
+   *
+   * @param signedInToo whether signed-in users' quotas are lifted as well as anonymous callers'
+   * @return setting path to value, to lay over a configuration
+   */
+  public static Map<String, Object> liftedSettings(boolean signedInToo) {
+    Map<String, Object> settings = new java.util.LinkedHashMap<>();
+    for (String prefix : signedInToo ? new String[] {"synced-store.quotas.", "synced-store.quotas.anonymous."}
+        : new String[] {"synced-store.quotas.anonymous."}) {
+      for (String key : new String[] {"messages-per-second", "mutations-per-second", "actions-per-minute", "connections", "instances"}) {
+        settings.put(prefix + key, 1_000_000);
+      }
+    }
+    return settings;
+  }
+
   /** @return the quotas of {@code synced-store.quotas}: signed-in users', and anonymous callers' per address */
   public static Quotas fromConfig(Config quotas) {
     double burst = quotas.getDouble("burst");

@@ -20,11 +20,7 @@ final class TestServers {
         "synced-store.data-dir", dir.toString(),
         "synced-store.auth.provider", "dev"));
     // Tests flood on purpose (slow consumers, concurrent writers): quotas out of the way unless a test sets them.
-    for (String prefix : new String[] {"synced-store.quotas.", "synced-store.quotas.anonymous."}) {
-      for (String key : new String[] {"messages-per-second", "mutations-per-second", "actions-per-minute", "connections", "instances"}) {
-        config.put(prefix + key, 1_000_000);
-      }
-    }
+    config.putAll(Quotas.liftedSettings(true));
     config.putAll(settings);
     return SyncServer.start(SyncConfig.load(ConfigFactory.parseMap(config), Main.GATEWAY_DEFAULTS), apps);
   }

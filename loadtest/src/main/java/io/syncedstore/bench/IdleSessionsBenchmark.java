@@ -12,8 +12,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
-import java.util.TreeMap;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -21,8 +19,6 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -54,8 +50,6 @@ public final class IdleSessionsBenchmark implements Callable<Integer> {
   @Option(names = "--jar", description = "the server jar (default ${DEFAULT-VALUE})")
   Path jar = Path.of("http-gateway/target/synced-store-server.jar");
 
-  private static final Pattern METRIC = Pattern.compile("^([a-zA-Z_:][a-zA-Z0-9_:]*)(\\{[^}]*\\})? ([0-9.eE+-]+|NaN)$", Pattern.MULTILINE);
-
   /** Runs the benchmark; {@code --help} lists the options. */
   public static void main(String[] args) {
     System.exit(new CommandLine(new IdleSessionsBenchmark()).execute(args));
@@ -70,9 +64,7 @@ public final class IdleSessionsBenchmark implements Callable<Integer> {
     Path data = Files.createTempDirectory("idle-sessions");
     List<String> command = new ArrayList<>(List.of("java", "-Xmx" + serverHeap, "-Dpekko.loglevel=WARNING"));
     // every benchmark client is anonymous on 127.0.0.1: lift that address's quotas (docs/SECURITY.md)
-    for (String quota : new String[] {"messages-per-second", "mutations-per-second", "connections", "instances"}) {
-      command.add("-Dsynced-store.quotas.anonymous." + quota + "=1000000");
-    }
+    io.syncedstore.gateway.Quotas.liftedSettings(false).forEach((key, value) -> command.add("-D" + key + "=" + value));
     command.addAll(List.of("-jar", jar.toString(), "--port", Integer.toString(port), "--data-dir", data.toString()));
     Process server = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(data.resolve("server.log").toFile()).start();
     HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
@@ -82,9 +74,9 @@ public final class IdleSessionsBenchmark implements Callable<Integer> {
     try {
       waitForHealth(http, port, server);
       // warm: one instance created and answering, so the baseline holds the engine's steady state
-      Map<String, Double> before = measure(http, port, server.pid());
+      ServerMeters before = measure(http, port, server.pid());
       System.out.printf("server pid %d, -Xmx%s; before: heap after GC %.1f MiB, %d threads, %d open files%n", server.pid(), serverHeap,
-          before.get("heap") / (1 << 20), before.get("threads").intValue(), before.get("files").intValue());
+          before.heapMiB(), (int) before.threads(), (int) before.openFiles());
 
       // a ping every 30 s from every open socket, as the Java client does (the server's idle timeout is 60 s)
       pinger.scheduleAtFixedRate(() -> {
@@ -123,17 +115,17 @@ public final class IdleSessionsBenchmark implements Callable<Integer> {
       double openSeconds = (System.nanoTime() - started) / 1e9;
       System.out.printf("%d sessions open and synced in %.1f s (%d ready)%n", sessions, openSeconds, ready.get());
 
-      Map<String, Double> open = measure(http, port, server.pid());
+      ServerMeters open = measure(http, port, server.pid());
       report("just opened", before, open);
       Thread.sleep(idleSeconds * 1000L);
-      Map<String, Double> idle = measure(http, port, server.pid());
+      ServerMeters idle = measure(http, port, server.pid());
       report("after " + idleSeconds + " s idle", before, idle);
       System.out.printf("sessions closed by the server while idle: %d; server sessions gauge: %d%n", closed.get(),
-          idle.get("sessions").intValue());
-      boolean ok = closed.get() == 0 && idle.get("sessions").intValue() == sessions;
-      double perSessionKiB = (idle.get("heap") - before.get("heap")) / sessions / 1024;
+          (int) idle.sessions());
+      boolean ok = closed.get() == 0 && (int) idle.sessions() == sessions;
+      double perSessionKiB = (idle.heapBytes() - before.heapBytes()) / sessions / 1024;
       System.out.printf("RESULT: %d idle sessions, heap after GC %.1f MiB (target < 1024 MiB), %.1f KiB per session (target < 100)%s%n",
-          sessions, idle.get("heap") / (1 << 20), perSessionKiB, ok ? "" : " -- SESSIONS LOST");
+          sessions, idle.heapMiB(), perSessionKiB, ok ? "" : " -- SESSIONS LOST");
       return ok ? 0 : 1;
     } finally {
       pinger.shutdownNow();
@@ -146,42 +138,14 @@ public final class IdleSessionsBenchmark implements Callable<Integer> {
     }
   }
 
-  private static void report(String when, Map<String, Double> before, Map<String, Double> now) {
+  private static void report(String when, ServerMeters before, ServerMeters now) {
     System.out.printf("%s: heap after GC %.1f MiB (+%.1f MiB), %d threads, %d open files, %d sessions%n", when,
-        now.get("heap") / (1 << 20), (now.get("heap") - before.get("heap")) / (1 << 20), now.get("threads").intValue(),
-        now.get("files").intValue(), now.get("sessions").intValue());
+        now.heapMiB(), now.heapMiB() - before.heapMiB(), (int) now.threads(), (int) now.openFiles(), (int) now.sessions());
   }
 
-  /** A full GC in the server ({@code jcmd GC.run}), then its meters. */
-  private static Map<String, Double> measure(HttpClient http, int port, long pid) throws Exception {
-    Process gc = new ProcessBuilder("jcmd", Long.toString(pid), "GC.run").redirectErrorStream(true).start();
-    gc.getInputStream().readAllBytes();
-    gc.waitFor(60, TimeUnit.SECONDS);
-    Thread.sleep(500);
-    String text = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/metrics")).build(),
-        HttpResponse.BodyHandlers.ofString()).body();
-    double heap = 0;
-    Map<String, Double> out = new TreeMap<>();
-    Matcher m = METRIC.matcher(text);
-    while (m.find()) {
-      String name = m.group(1);
-      String labels = m.group(2) == null ? "" : m.group(2);
-      double value = Double.parseDouble(m.group(3));
-      if (name.equals("jvm_memory_used_bytes") && labels.contains("area=\"heap\"")) {
-        heap += value;
-      } else if (name.equals("jvm_threads_live_threads")) {
-        out.put("threads", value);
-      } else if (name.equals("process_files_open_files")) {
-        out.put("files", value);
-      } else if (name.equals("synced_store_sessions")) {
-        out.put("sessions", value);
-      }
-    }
-    out.put("heap", heap);
-    out.putIfAbsent("threads", -1.0);
-    out.putIfAbsent("files", -1.0);
-    out.putIfAbsent("sessions", -1.0);
-    return out;
+  /** A full GC in the server, then its meters. */
+  private static ServerMeters measure(HttpClient http, int port, long pid) throws Exception {
+    return ServerMeters.read(http, "http://127.0.0.1:" + port, Long.toString(pid));
   }
 
   private static void waitForHealth(HttpClient http, int port, Process server) throws Exception {

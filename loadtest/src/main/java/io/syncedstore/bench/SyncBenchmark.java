@@ -476,9 +476,7 @@ public final class SyncBenchmark implements Callable<Integer> {
         "synced-store.data-dir", dataDir.toString(),
         "pekko.loglevel", "WARNING"));
     // every benchmark client is anonymous on 127.0.0.1, one address's quotas (docs/SECURITY.md): lifted
-    for (String quota : new String[] {"messages-per-second", "mutations-per-second", "actions-per-minute", "connections", "instances"}) {
-      settings.put("synced-store.quotas.anonymous." + quota, 1_000_000);
-    }
+    settings.putAll(io.syncedstore.gateway.Quotas.liftedSettings(false));
     return SyncConfig.load(ConfigFactory.parseMap(settings), Main.GATEWAY_DEFAULTS);
   }
 

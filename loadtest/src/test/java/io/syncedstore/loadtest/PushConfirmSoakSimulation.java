@@ -9,18 +9,12 @@ import static io.gatling.javaapi.core.CoreDsl.scenario;
 import io.gatling.javaapi.core.ScenarioBuilder;
 import io.gatling.javaapi.core.Simulation;
 import java.io.IOException;
-import java.net.URI;
 import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * The soak variant of {@link PushConfirmSimulation}: the same open workload for
@@ -40,7 +34,6 @@ public class PushConfirmSoakSimulation extends Simulation {
   private static final int SAMPLE_SECONDS = Integer.getInteger("sampleSeconds", 30);
   private static final String HTTP_BASE_URL = System.getProperty("httpBaseUrl", "http://127.0.0.1:8080");
   private static final String SERVER_PID = System.getProperty("serverPid", "");
-  private static final Pattern METRIC = Pattern.compile("^([a-zA-Z_:][a-zA-Z0-9_:]*)(\\{[^}]*\\})? ([0-9.eE+-]+|NaN)$", Pattern.MULTILINE);
 
   /** Under loadtest/target, whether Maven runs from the repository's root ({@code -pl loadtest}) or from loadtest/. */
   private final Path csv = (Files.isDirectory(Path.of("loadtest")) ? Path.of("loadtest", "target") : Path.of("target"))
@@ -68,34 +61,9 @@ public class PushConfirmSoakSimulation extends Simulation {
 
   private void sample() {
     try {
-      if (!SERVER_PID.isEmpty()) {
-        Process gc = new ProcessBuilder("jcmd", SERVER_PID, "GC.run").redirectErrorStream(true).start();
-        gc.getInputStream().readAllBytes();
-        gc.waitFor(60, TimeUnit.SECONDS);
-      }
-      String text = http.send(HttpRequest.newBuilder(URI.create(HTTP_BASE_URL + "/metrics")).build(),
-          HttpResponse.BodyHandlers.ofString()).body();
-      double heap = 0;
-      double threads = -1;
-      double fds = -1;
-      double sessions = -1;
-      double applied = -1;
-      Matcher m = METRIC.matcher(text);
-      while (m.find()) {
-        String name = m.group(1);
-        String labels = m.group(2) == null ? "" : m.group(2);
-        double value = Double.parseDouble(m.group(3));
-        switch (name) {
-          case "jvm_memory_used_bytes" -> heap += labels.contains("area=\"heap\"") ? value : 0;
-          case "jvm_threads_live_threads" -> threads = value;
-          case "process_files_open_files" -> fds = value;
-          case "synced_store_sessions" -> sessions = value;
-          case "synced_store_mutations_applied_total" -> applied = value;
-          default -> { }
-        }
-      }
+      io.syncedstore.bench.ServerMeters m = io.syncedstore.bench.ServerMeters.read(http, HTTP_BASE_URL, SERVER_PID);
       String line = String.format("%d,%.1f,%.0f,%.0f,%.0f,%.0f%n", (System.nanoTime() - started) / 1_000_000_000L,
-          heap / (1 << 20), threads, fds, sessions, applied);
+          m.heapMiB(), m.threads(), m.openFiles(), m.sessions(), m.mutationsApplied());
       Files.writeString(csv, line, StandardOpenOption.APPEND);
       System.out.print("soak sample: " + line);
     } catch (IOException | InterruptedException e) {

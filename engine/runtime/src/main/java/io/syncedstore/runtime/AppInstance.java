@@ -624,8 +624,9 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
         }
         if (outcome instanceof MutationOutcome.Applied applied) {
           for (Write w : applied.writes()) {
-            if (w.tier() != io.syncedstore.api.Tier.SERVER_ONLY) {
-              // what the row held before this batch: scoped sessions send a delete only to clients that could see it
+            if (!sessions.isEmpty() && w.tier() != io.syncedstore.api.Tier.SERVER_ONLY) {
+              // what the row held before this batch (for the sessions' pokes; none connected, none sent):
+              // scoped sessions send a delete only to clients that could see it
               previousValues.computeIfAbsent(CommittedBatch.key(w), k -> {
                 Row old = pendingWrites.get(w.address(), w.itemKey());
                 return old == null ? CommittedBatch.ABSENT : old.value();

@@ -117,11 +117,7 @@ public final class SyncTestKit implements AutoCloseable {
         "synced-store.data-dir", dir.resolve("server").toString(),
         "synced-store.auth.provider", "dev"));
     // Tests push as fast as they can: quotas out of the way unless the test sets them (serverSetting).
-    for (String prefix : new String[] {"synced-store.quotas.", "synced-store.quotas.anonymous."}) {
-      for (String key : new String[] {"messages-per-second", "mutations-per-second", "actions-per-minute", "connections", "instances"}) {
-        config.put(prefix + key, 1_000_000);
-      }
-    }
+    config.putAll(io.syncedstore.gateway.Quotas.liftedSettings(true));
     config.putAll(serverConfig);
     SyncServer started = SyncServer.start(SyncConfig.load(ConfigFactory.parseMap(config), Main.GATEWAY_DEFAULTS), apps);
     services.forEach((name, service) -> PlatformServices.get(started.engine().system()).register(name, service));
