@@ -5,6 +5,7 @@ import java.net.URI;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.UUID;
@@ -23,6 +24,10 @@ import java.util.function.Supplier;
  *     .auth(() -> "dev:alice")
  *     .build();
  * }</pre>
+ *
+ * <p>A client of a cluster can be given every node with {@link Builder#servers(List)}: it connects
+ * to the first and, whenever a connection attempt fails or an open connection drops, makes its
+ * next attempt to the next URL in the list (round robin).
  */
 public final class SyncOptions {
   /** First delay before a reconnect. */
@@ -36,7 +41,7 @@ public final class SyncOptions {
   /** Most mutations pending at once; every poke re-runs them all. */
   public static final int DEFAULT_MAX_PENDING_MUTATIONS = 10_000;
 
-  private final URI server;
+  private final List<URI> servers;
   private final AppDefinition app;
   private final String instanceId;
   private final Optional<String> clientGroupId;
@@ -55,7 +60,7 @@ public final class SyncOptions {
   private final int maxPendingMutations;
 
   private SyncOptions(Builder b) {
-    this.server = Objects.requireNonNull(b.server, "server");
+    this.servers = Objects.requireNonNull(b.servers, "server");
     this.app = Objects.requireNonNull(b.app, "app");
     this.instanceId = Objects.requireNonNull(b.instanceId, "instanceId");
     this.clientGroupId = Optional.ofNullable(b.clientGroupId);
@@ -79,9 +84,20 @@ public final class SyncOptions {
     return new Builder();
   }
 
-  /** @return the server's base URL, {@code ws://host:port} */
+  /**
+   * @return the server's base URL, {@code ws://host:port}; when several were given with {@link
+   *     Builder#servers(List)}, the first (the one the client connects to first)
+   */
   public URI server() {
-    return server;
+    return servers.get(0);
+  }
+
+  /**
+   * @return every server base URL, in the order the client tries them (one element when set with
+   *     {@link Builder#server(URI)})
+   */
+  public List<URI> servers() {
+    return servers;
   }
 
   /** @return the app whose mutators run locally; the server must run the same definition */
@@ -164,9 +180,9 @@ public final class SyncOptions {
     return maxPendingMutations;
   }
 
-  /** Builds {@link SyncOptions}; {@code server}, {@code app} and {@code instanceId} are required. */
+  /** Builds {@link SyncOptions}; {@code server} (or {@code servers}), {@code app} and {@code instanceId} are required. */
   public static final class Builder {
-    private URI server;
+    private List<URI> servers;
     private AppDefinition app;
     private String instanceId;
     private String clientGroupId;
@@ -193,12 +209,50 @@ public final class SyncOptions {
 
     /** @param url the server's base URL */
     public Builder server(URI url) {
+      this.servers = List.of(checkedServer(url));
+      return this;
+    }
+
+    /**
+     * Gives the client every node of a cluster (any node serves any instance). The client connects
+     * to the first URL; whenever a connection attempt fails or an open connection drops, the next
+     * attempt, after the usual {@link #reconnectDelay reconnect delay}, goes to the next URL in the
+     * list, wrapping around at its end. The client never stays on a URL after a failure there: a
+     * list of one behaves as {@link #server(URI)}. To spread clients over the nodes, give each
+     * client the list in a different order (its "home" node first).
+     *
+     * @param urls the servers' base URLs, {@code ws://host:port} (or {@code wss://}); at least one,
+     *     no duplicates
+     */
+    public Builder servers(List<URI> urls) {
+      Objects.requireNonNull(urls, "urls");
+      if (urls.isEmpty()) {
+        throw new IllegalArgumentException("servers: need at least one URL");
+      }
+      List<URI> checked = urls.stream().map(Builder::checkedServer).toList();
+      if (checked.stream().distinct().count() != checked.size()) {
+        throw new IllegalArgumentException("servers: a URL is listed twice in " + checked);
+      }
+      this.servers = checked;
+      return this;
+    }
+
+    /**
+     * Like {@link #servers(List)}.
+     *
+     * @param urls the servers' base URLs, {@code ws://host:port}; at least one
+     */
+    public Builder servers(String... urls) {
+      return servers(java.util.Arrays.stream(urls).map(URI::create).toList());
+    }
+
+    private static URI checkedServer(URI url) {
+      Objects.requireNonNull(url, "url");
       String scheme = url.getScheme();
       if (!"ws".equals(scheme) && !"wss".equals(scheme)) {
         throw new IllegalArgumentException("server URL must be ws:// or wss://, got " + url);
       }
-      this.server = url;
-      return this;
+      return url;
     }
 
     /** @param app the app definition, the same the server runs */

@@ -201,7 +201,8 @@ public final class SyncClientImpl implements SyncClient {
   private final io.syncedstore.client.UniqueIds uniqueIds;
   private final AppDefinition app;
   private final MutationExecutor executor;
-  private final URI uri;
+  /** The sync URL on each server of {@link SyncOptions#servers()}, in the order they are tried. */
+  private final List<URI> uris;
   private final ClientStorage storage;
   private final String clientGroupId;
   private final String clientId;
@@ -236,6 +237,8 @@ public final class SyncClientImpl implements SyncClient {
   private final LinkedHashMap<String, PendingAction> actions = new LinkedHashMap<>();
   private long actionsCalled;
   private Connection connection;
+  /** Index in {@link #uris} of the server the next (or current) connection goes to. */
+  private int serverIndex;
   private ConnectionStatus status = ConnectionStatus.CONNECTING;
   private int attempts;
   /**
@@ -263,7 +266,7 @@ public final class SyncClientImpl implements SyncClient {
       this.clientGroupId = options.clientGroupId().orElseGet(() -> "g-" + options.idSource().get());
       this.clientId = options.clientId().orElseGet(() -> "c-" + options.idSource().get());
     }
-    this.uri = syncUri(options);
+    this.uris = options.servers().stream().map(server -> syncUri(server, options)).toList();
     this.http = HttpClient.newBuilder().connectTimeout(options.connectTimeout()).build();
     this.callbacks = Executors.newSingleThreadExecutor(r -> callbackThread = daemon(r, "sync-client-callbacks-" + clientId));
     this.scheduler = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "sync-client-scheduler-" + clientId));
@@ -336,8 +339,8 @@ public final class SyncClientImpl implements SyncClient {
     return t;
   }
 
-  private static URI syncUri(SyncOptions options) {
-    String base = options.server().toString();
+  private static URI syncUri(URI server, SyncOptions options) {
+    String base = server.toString();
     if (base.endsWith("/")) {
       base = base.substring(0, base.length() - 1);
     }
@@ -697,6 +700,16 @@ public final class SyncClientImpl implements SyncClient {
     storage.close();
   }
 
+  /**
+   * @return the base URL of the server the current connection (or, while offline, the next attempt)
+   *     goes to: one of {@link SyncOptions#servers()}
+   */
+  public URI currentServer() {
+    synchronized (lock) {
+      return options.servers().get(serverIndex);
+    }
+  }
+
   /** Test hook: drops the socket as if the network failed; the client reconnects with backoff. */
   public void dropConnection() {
     Connection c;
@@ -725,10 +738,12 @@ public final class SyncClientImpl implements SyncClient {
 
   private void connect() {
     Connection c;
+    URI uri;
     synchronized (lock) {
       if (closed || status == ConnectionStatus.STOPPED) {
         return;
       }
+      uri = uris.get(serverIndex);
       c = new Connection();
       connection = c;
       // Retries after a disconnect stay OFFLINE until one succeeds: apps see offline, then online.
@@ -810,6 +825,10 @@ public final class SyncClientImpl implements SyncClient {
         }
       }
       retryAfterMs = 0;
+      if (uris.size() > 1) {
+        // Another node of the cluster may be up while this one is not: the next attempt goes there.
+        serverIndex = (serverIndex + 1) % uris.size();
+      }
       // "equal jitter": at least half the backoff, so clients that dropped together spread out
       long delay = backoff / 2 + ThreadLocalRandom.current().nextLong(backoff / 2 + 1);
       attempts++;
