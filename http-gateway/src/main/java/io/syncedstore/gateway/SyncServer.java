@@ -64,7 +64,7 @@ public final class SyncServer implements AutoCloseable {
           engine.system().executionContext());
       Route sync = new SyncSocketRoutes(engine, auth, config, quotas).routes();
       Route route = handleRejections(jsonRejections(), () -> concat(
-          path("health", () -> get(() -> complete(JsonResponses.ok(Map.of("status", "ok", "apps", engine.apps().keySet()))))),
+          path("health", () -> get(() -> complete(JsonResponses.ok(health(engine))))),
           path("metrics", () -> get(() -> config.getBoolean("synced-store.http.metrics")
               ? complete(org.apache.pekko.http.javadsl.model.HttpEntities.create(
                   org.apache.pekko.http.javadsl.model.ContentTypes.TEXT_PLAIN_UTF8,
@@ -88,6 +88,29 @@ public final class SyncServer implements AutoCloseable {
       engine.close();
       throw new IllegalStateException("cannot start the HTTP server: " + e.getMessage(), e);
     }
+  }
+
+  /**
+   * What {@code GET /health} says: the apps, and in the cluster profile this node's view of the
+   * cluster (its own status, members Up, members unreachable), which the cluster tests and
+   * operators wait on (docs/OPERATIONS.md).
+   */
+  static Map<String, Object> health(SyncEngine engine) {
+    Map<String, Object> health = new java.util.LinkedHashMap<>();
+    health.put("status", "ok");
+    health.put("apps", engine.apps().keySet());
+    if ("cluster".equals(engine.system().settings().config().getString("pekko.actor.provider"))) {
+      org.apache.pekko.cluster.typed.Cluster cluster = org.apache.pekko.cluster.typed.Cluster.get(engine.system());
+      org.apache.pekko.cluster.ClusterEvent.CurrentClusterState state = cluster.state();
+      long up = java.util.stream.StreamSupport.stream(state.getMembers().spliterator(), false)
+          .filter(m -> m.status() == org.apache.pekko.cluster.MemberStatus.up()).count();
+      health.put("cluster", Map.of(
+          "self", cluster.selfMember().address().toString(),
+          "status", cluster.selfMember().status().toString(),
+          "members", up,
+          "unreachable", state.getUnreachable().size()));
+    }
+    return health;
   }
 
   /** Pekko's rejections (404, 405, 413...) with our JSON error body. */

@@ -88,6 +88,8 @@ final class SyncSocket {
   private final ObjectMapper reader;
   private final Materializer materializer;
   private ActorRef<SocketOut> socket;
+  private ActorRef<Object> relay;
+  private static final java.util.concurrent.atomic.AtomicLong RELAYS = new java.util.concurrent.atomic.AtomicLong();
   /** Set once connected; read and written only by the inbound stream's stages, one message at a time. */
   private volatile ActorRef<ClientSession.Command> session;
   private boolean helloSeen;
@@ -128,7 +130,11 @@ final class SyncSocket {
             // an error and a close
             settings.maxQueuedMessages() + io.syncedstore.runtime.InstanceState.RECENT_FAILURES + 64, OverflowStrategy.fail())
         .preMaterialize(materializer);
-    socket = out.first();
+    // The session writes to a relay actor (a normal, remotely addressable actor), which passes
+    // messages on to the stream and ties the connection's life to the session's (SocketRelay).
+    relay = engine.system().systemActorOf(SocketRelay.create(out.first()), "socket-" + RELAYS.incrementAndGet(),
+        org.apache.pekko.actor.typed.Props.empty());
+    socket = relay.narrow();
     Source<Message, NotUsed> outgoing = out.second().map(SyncSocket::render);
     Sink<Message, CompletionStage<Done>> incoming = Flow.<Message>create()
         .mapAsync(1, this::text)
@@ -354,6 +360,7 @@ final class SyncSocket {
 
   private synchronized void attach(ActorRef<ClientSession.Command> connected) {
     session = connected;
+    relay.tell(new SocketRelay.Attach(connected));
     if (socketClosed) {
       connected.tell(ClientSession.SocketClosed.INSTANCE);
     }
@@ -361,6 +368,7 @@ final class SyncSocket {
 
   private synchronized void socketClosed() {
     socketClosed = true;
+    relay.tell(SocketRelay.Detach.INSTANCE);
     if (releaseQuota != null) {
       releaseQuota.run();
     }

@@ -71,7 +71,12 @@ public final class SyncEngine implements AutoCloseable {
     DatabaseSetup.prepare(config);
     RuntimeSettings settings = RuntimeSettings.from(config);
     JdbcSnapshotPruner pruner = new JdbcSnapshotPruner(config);
-    ActorSystem<InstanceRegistry.Command> system = ActorSystem.create(InstanceRegistry.create(byName, settings, pruner), name, config);
+    // One process: the registry. The cluster profile (pekko.actor.provider = cluster): Cluster
+    // Sharding places instances on the nodes (docs/OPERATIONS.md). The rest is the same code.
+    boolean clustered = "cluster".equals(config.getString("pekko.actor.provider"));
+    ActorSystem<InstanceRegistry.Command> system = ActorSystem.create(clustered
+        ? io.syncedstore.runtime.ShardedInstances.create(byName, settings, pruner)
+        : InstanceRegistry.create(byName, settings, pruner), name, config);
     JdbcActionWakeups wakeups = new JdbcActionWakeups(config);
     ActionWakeups.get(system).install(wakeups);
     AutoCloseable compactor = H2Compactor.start(JournalDatabase.of(config),

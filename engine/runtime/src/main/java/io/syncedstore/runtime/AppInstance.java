@@ -136,14 +136,14 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
    *
    * @param replyTo gets them
    */
-  public record ListSessions(ActorRef<List<ActorRef<ClientSession.Command>>> replyTo) implements Command {}
+  public record ListSessions(ActorRef<List<ActorRef<ClientSession.Command>>> replyTo) implements Command, LocalOnly {}
 
   /**
    * Stop unless clients are connected; if they are, tell {@code registry} {@link InstanceRegistry.StillActive}.
    *
    * @param registry the registry asking
    */
-  public record Passivate(ActorRef<InstanceRegistry.Command> registry) implements Command {}
+  public record Passivate(ActorRef<InstanceRegistry.Command> registry) implements Command, LocalOnly {}
 
   /**
    * Run action {@code name} for {@code userId}: in an {@link ActionWorker} once a slot is free
@@ -191,7 +191,7 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
   }
 
   /** A worker reads the state: {@code read} runs on the instance's thread (local only, never serialized). */
-  record ActionRead(Function<InstanceState, Object> read, ActorRef<Object> replyTo) implements Command {}
+  record ActionRead(Function<InstanceState, Object> read, ActorRef<Object> replyTo) implements Command, LocalOnly {}
 
   /**
    * A worker's {@code ctx.mutate}: applied as a mutation of the server's own client, attributed to
@@ -214,24 +214,24 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
       implements Command {}
 
   /** A worker finished: {@code error == null} means success. */
-  record ActionDone(long invocationId, JsonNode output, SyncException error) implements Command {}
+  record ActionDone(long invocationId, JsonNode output, SyncException error) implements Command, LocalOnly {}
 
-  private record ActionTimedOut(long invocationId) implements Command {}
+  private record ActionTimedOut(long invocationId) implements Command, LocalOnly {}
 
-  private record WorkerStopped(long invocationId) implements Command {}
+  private record WorkerStopped(long invocationId) implements Command, LocalOnly {}
 
-  private record ActionDue(String actionId) implements Command {}
+  private record ActionDue(String actionId) implements Command, LocalOnly {}
 
   /** The worker's task got a thread: the action's timeout starts now, not while it waited for one. */
-  record ActionStarted(long invocationId) implements Command {}
+  record ActionStarted(long invocationId) implements Command, LocalOnly {}
 
-  private record CompleteAction(String actionId, ErrorCode code, String message) implements Command {}
+  private record CompleteAction(String actionId, ErrorCode code, String message) implements Command, LocalOnly {}
 
   /** A session that fell behind asks for the patch from {@code cookie}, answered with {@link ClientSession.CatchUp}. */
   record SessionCatchUp(ActorRef<ClientSession.Command> session, String cookie, String clientGroupId, Principal principal)
-      implements Command {}
+      implements Command, LocalOnly {}
 
-  private record SessionEnded(ActorRef<ClientSession.Command> session) implements Command {}
+  private record SessionEnded(ActorRef<ClientSession.Command> session) implements Command, LocalOnly {}
 
   /** Stop (passivate) after pending work. */
   public enum Stop implements Command {
@@ -240,7 +240,21 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
   }
 
   /** Persist everything queued. */
-  private enum Flush implements Command { INSTANCE }
+  private enum Flush implements Command, LocalOnly { INSTANCE }
+
+  /** Sharded instances only: time to check whether the instance has been idle for {@code idle-timeout}. */
+  private enum IdleCheck implements Command, LocalOnly { INSTANCE }
+
+  /**
+   * How a sharded instance (the cluster profile) passivates itself: no registry watches it, so it
+   * checks its own idleness and asks its shard to stop it ({@link ShardedInstances}).
+   *
+   * @param shard the shard hosting the instance: gets {@code ClusterSharding.Passivate}, then sends {@link Stop}
+   * @param wakeups this node's router: gets {@link InstanceRegistry.WakeAt} when the instance
+   *     passivates with actions scheduled for later
+   */
+  record ShardHandle(ActorRef<org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding.ShardCommand> shard,
+      ActorRef<InstanceRegistry.Command> wakeups) {}
 
   /**
    * The answer to a push.
@@ -289,11 +303,41 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
 
   /** @return the behavior of instance {@code id} of {@code app}, deleting its old snapshots with {@code pruner} */
   public static Behavior<Command> create(InstanceId id, AppDefinition app, RuntimeSettings settings, SnapshotPruner pruner) {
+    return create(id, app, settings, pruner, null);
+  }
+
+  /**
+   * @return the behavior of instance {@code id} as an entity of Cluster Sharding: like
+   *     {@link #create(InstanceId, AppDefinition, RuntimeSettings, SnapshotPruner)}, but the
+   *     instance passivates itself through {@code handle} after {@code idle-timeout} without commands
+   */
+  static Behavior<Command> createSharded(InstanceId id, AppDefinition app, RuntimeSettings settings, SnapshotPruner pruner,
+      ShardHandle handle) {
+    return create(id, app, settings, pruner, handle);
+  }
+
+  private static Behavior<Command> create(InstanceId id, AppDefinition app, RuntimeSettings settings, SnapshotPruner pruner,
+      ShardHandle handle) {
     // Journal failures restart through onPersistFailure; anything else unexpected restarts too (with
     // backoff) instead of stopping the instance. Recovery rebuilds the state from the journal.
-    return Behaviors.supervise(Behaviors.<Command>setup(context -> new AppInstance(context, id, app, settings, pruner)))
-        .onFailure(RuntimeException.class,
-            SupervisorStrategy.restartWithBackoff(Duration.ofMillis(200), Duration.ofSeconds(10), 0.2));
+    return Behaviors.supervise(Behaviors.<Command>setup(context -> {
+      AppInstance instance = new AppInstance(context, id, app, settings, pruner, handle);
+      if (handle == null) {
+        return instance; // the registry sees every command and decides when to passivate
+      }
+      // Every message but the idle check itself counts as activity.
+      return Behaviors.intercept(() -> new org.apache.pekko.actor.typed.BehaviorInterceptor<Command, Command>(Command.class) {
+        @Override
+        public Behavior<Command> aroundReceive(org.apache.pekko.actor.typed.TypedActorContext<Command> ctx, Command message,
+            ReceiveTarget<Command> target) {
+          if (message != IdleCheck.INSTANCE) {
+            instance.lastActivityNanos = System.nanoTime();
+          }
+          return target.apply(ctx, message);
+        }
+      }, instance);
+    })).onFailure(RuntimeException.class,
+        SupervisorStrategy.restartWithBackoff(Duration.ofMillis(200), Duration.ofSeconds(10), 0.2));
   }
 
   /** The epoch of a cookie handed out before the instance wrote anything; real epochs are 12 hex digits. */
@@ -360,8 +404,13 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
   /** The last mutation id handed to {@link #SERVER_CLIENT}; -1 until read from the state. */
   private long serverMutationId = -1;
 
+  /** Sharded instances only (else {@code null}): how to passivate, and when the last command arrived. */
+  private final ShardHandle shardHandle;
+  private volatile long lastActivityNanos = System.nanoTime();
+  private boolean passivationRequested;
+
   private AppInstance(ActorContext<Command> context, InstanceId id, AppDefinition app, RuntimeSettings settings,
-      SnapshotPruner pruner) {
+      SnapshotPruner pruner, ShardHandle shardHandle) {
     super(PersistenceId.ofUniqueId(id.persistenceId()),
         SupervisorStrategy.restartWithBackoff(Duration.ofMillis(200), Duration.ofSeconds(10), 0.2));
     this.context = context;
@@ -371,6 +420,7 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
     this.executor = new MutationExecutor(app, true);
     this.pruner = pruner;
     this.metrics = EngineMetrics.get(context.getSystem());
+    this.shardHandle = shardHandle;
   }
 
   @Override
@@ -393,6 +443,7 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
           return Effect().noReply();
         })
         .onCommand(Passivate.class, this::onPassivate)
+        .onCommand(IdleCheck.class, this::onIdleCheck)
         .onCommand(RunAction.class, this::onRunAction)
         .onCommand(GetActionStatus.class, (state, g) -> {
           long now = System.currentTimeMillis();
@@ -503,6 +554,9 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
           ActionWakeups.get(context.getSystem()).set(id.persistenceId(), listedForWakeup); // also clears a stale entry
           context.getLog().info("instance [{}] recovered at version [{}] with [{}] entries in [{}] ms", id, state.version(),
               state.store().liveRows(), (System.nanoTime() - recoveryStartNanos) / 1_000_000);
+          if (shardHandle != null) {
+            scheduleIdleCheck();
+          }
         })
         .onSignal(org.apache.pekko.actor.typed.PostStop.instance(), state -> failActions("the instance stopped"))
         .onSignal(org.apache.pekko.actor.typed.PreRestart.instance(), state -> failActions("the instance restarted"))
@@ -914,6 +968,26 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
   }
 
   private ReplyEffect<InstanceEvent, InstanceState> onPassivate(InstanceState state, Passivate passivate) {
+    long wakeAt = passivationVerdict(state);
+    if (wakeAt == STAY) {
+      passivate.registry().tell(new InstanceRegistry.StillActive(id));
+      return Effect().noReply();
+    }
+    if (wakeAt != Long.MAX_VALUE) {
+      // Only actions scheduled for later: no need to stay in memory until then.
+      passivate.registry().tell(new InstanceRegistry.WakeAt(id, wakeAt));
+    }
+    return onStop(state, Stop.INSTANCE);
+  }
+
+  /** {@link #passivationVerdict}: the instance has work and stays. */
+  private static final long STAY = Long.MIN_VALUE;
+
+  /**
+   * @return {@link #STAY} when clients are connected or actions run, wait or are due; otherwise
+   *     when the earliest action scheduled for later is due (epoch ms), or {@code Long.MAX_VALUE}
+   */
+  private long passivationVerdict(InstanceState state) {
     long now = System.currentTimeMillis();
     long earliest = Long.MAX_VALUE;
     boolean due = false;
@@ -921,15 +995,37 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
       due |= a.runAt() <= now;
       earliest = Math.min(earliest, a.runAt());
     }
-    if (!sessions.isEmpty() || !runningActions.isEmpty() || !waitingActions.isEmpty() || due) {
-      passivate.registry().tell(new InstanceRegistry.StillActive(id));
+    return !sessions.isEmpty() || !runningActions.isEmpty() || !waitingActions.isEmpty() || due ? STAY : earliest;
+  }
+
+  private void scheduleIdleCheck() {
+    Duration check = settings.idleTimeout().dividedBy(4);
+    context.scheduleOnce(check.isZero() ? Duration.ofMillis(100) : check, context.getSelf(), IdleCheck.INSTANCE);
+  }
+
+  /**
+   * Sharded: after {@code idle-timeout} without commands, and with nothing to do, ask the shard to
+   * passivate this entity. The shard then holds new messages for it and sends {@link Stop}, which
+   * persists what is queued and stops; the held messages start the next incarnation.
+   */
+  private ReplyEffect<InstanceEvent, InstanceState> onIdleCheck(InstanceState state, IdleCheck check) {
+    if (passivationRequested) {
       return Effect().noReply();
     }
-    if (earliest != Long.MAX_VALUE) {
-      // Only actions scheduled for later: no need to stay in memory until then.
-      passivate.registry().tell(new InstanceRegistry.WakeAt(id, earliest));
+    if (System.nanoTime() - lastActivityNanos >= settings.idleTimeout().toNanos()) {
+      long wakeAt = passivationVerdict(state);
+      if (wakeAt != STAY) {
+        if (wakeAt != Long.MAX_VALUE) {
+          shardHandle.wakeups().tell(new InstanceRegistry.WakeAt(id, wakeAt));
+        }
+        context.getLog().debug("passivating idle instance [{}]", id);
+        passivationRequested = true;
+        shardHandle.shard().tell(new org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding.Passivate<>(context.getSelf()));
+        return Effect().noReply();
+      }
     }
-    return onStop(state, Stop.INSTANCE);
+    scheduleIdleCheck();
+    return Effect().noReply();
   }
 
   private ReplyEffect<InstanceEvent, InstanceState> onStop(InstanceState state, Stop stop) {

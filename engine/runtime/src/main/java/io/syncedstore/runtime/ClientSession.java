@@ -61,7 +61,7 @@ public final class ClientSession extends AbstractBehavior<ClientSession.Command>
    */
   public record ClientAction(String id, String name, com.fasterxml.jackson.databind.JsonNode args) implements Command {}
 
-  private record ActionAnswered(String id, com.fasterxml.jackson.databind.JsonNode output, Throwable error) implements Command {}
+  private record ActionAnswered(String id, com.fasterxml.jackson.databind.JsonNode output, Throwable error) implements Command, LocalOnly {}
 
   /** The client sent a ping. */
   public enum ClientPing implements Command {
@@ -119,7 +119,7 @@ public final class ClientSession extends AbstractBehavior<ClientSession.Command>
       long catchUps, String cookie) implements JsonSerializable {}
 
   /** A newer connection of the same client replaced this one. */
-  enum Superseded implements Command { INSTANCE }
+  enum Superseded implements Command, LocalOnly { INSTANCE }
 
   /**
    * The connection's token was refreshed: the client now acts for {@code principal} (the same user,
@@ -130,12 +130,12 @@ public final class ClientSession extends AbstractBehavior<ClientSession.Command>
   public record ChangePrincipal(Principal principal) implements Command {}
 
   /** A committed batch of the instance. */
-  record Changes(CommittedBatch batch) implements Command {}
+  record Changes(CommittedBatch batch) implements Command, LocalOnly {}
 
   /** The patch from the cookie this session asked with, to the instance's cookie when it answered. */
-  record CatchUp(InstanceState.Patch patch) implements Command {}
+  record CatchUp(InstanceState.Patch patch) implements Command, LocalOnly {}
 
-  private record PushAnswered(StatusReply<AppInstance.PushResult> reply) implements Command {}
+  private record PushAnswered(StatusReply<AppInstance.PushResult> reply) implements Command, LocalOnly {}
 
   /**
    * What the instance hands a new session.
@@ -212,6 +212,9 @@ public final class ClientSession extends AbstractBehavior<ClientSession.Command>
     this.start = start;
     this.principal = start.principal();
     this.socket = start.socket();
+    // The socket may live on another node (the cluster profile): when that node goes, or the
+    // connection ends without a word, the session ends too.
+    context.watchWith(socket, SocketClosed.INSTANCE);
     this.pushReplies = castRef(context.messageAdapter(StatusReply.class, r -> new PushAnswered(castReply(r))));
     this.cookie = start.clientCookie();
     this.accountedTo = start.initial().cookie().toString();

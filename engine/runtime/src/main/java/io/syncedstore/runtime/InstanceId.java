@@ -21,6 +21,19 @@ public record InstanceId(String app, String instanceId) implements JsonSerializa
     }
   }
 
+  /**
+   * @param text {@code app/instanceId}, as {@link #toString()} writes it (the cluster's entity id)
+   * @return the instance id
+   * @throws SyncException {@link ErrorCode#BAD_REQUEST} when {@code text} is not one
+   */
+  public static InstanceId parse(String text) {
+    int slash = text.indexOf('/');
+    if (slash <= 0) {
+      throw new SyncException(ErrorCode.BAD_REQUEST, "not an instance id (app/instanceId): '" + text + "'");
+    }
+    return new InstanceId(text.substring(0, slash), text.substring(slash + 1));
+  }
+
   /** @return the persistence id, {@code app|instanceId} */
   public String persistenceId() {
     return app + "|" + instanceId;
