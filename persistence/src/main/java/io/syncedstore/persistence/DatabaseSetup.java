@@ -23,6 +23,9 @@ public final class DatabaseSetup {
 
   private DatabaseSetup() {}
 
+  /** The PostgreSQL advisory lock key that serializes schema creation across nodes ("SYNCSTOR" in ASCII). */
+  static final long SCHEMA_LOCK = 0x53594e4353544f52L;
+
   /** Creates the data directory and the journal schema as {@code config} describes. Idempotent. */
   public static void prepare(Config config) {
     Config db = config.getConfig("pekko-persistence-jdbc.shared-databases.slick.db");
@@ -46,6 +49,12 @@ public final class DatabaseSetup {
     String ddl = readDdl(dialect);
     try (Connection c = DriverManager.getConnection(url, db.getString("user"), db.getString("password"));
         Statement s = c.createStatement()) {
+      if ("postgres".equals(dialect)) {
+        // Cluster nodes starting together would race on CREATE ... IF NOT EXISTS (PostgreSQL can
+        // fail one of two concurrent creates of the same table): one node at a time. The lock is
+        // the connection's and goes with it.
+        s.execute("SELECT pg_advisory_lock(" + SCHEMA_LOCK + ")");
+      }
       for (String statement : ddl.split(";")) {
         if (!statement.isBlank()) {
           s.execute(statement);

@@ -88,6 +88,9 @@ public final class SyncEngine implements AutoCloseable {
           return java.util.concurrent.CompletableFuture.completedFuture(org.apache.pekko.Done.getInstance());
         });
     wakeInstancesWithOutstandingActions(system, byName, wakeups);
+    if (clustered) {
+      wakeAfterNodeLoss(system, byName, wakeups);
+    }
     return new SyncEngine(system, Map.copyOf(byName), settings, pruner, wakeups);
   }
 
@@ -114,6 +117,26 @@ public final class SyncEngine implements AutoCloseable {
         // not an instance id: ignore the row
       }
     }
+  }
+
+  /**
+   * Cluster profile: when a node is removed (crashed and downed, or left), the instances it ran
+   * with actions due are started again elsewhere: every node reads the wake-up list and wakes the
+   * listed instances (sharding starts each once, wherever its shard now lives). Without this, a
+   * crashed node's scheduled actions would wait until a client touched their instance.
+   */
+  private static void wakeAfterNodeLoss(ActorSystem<InstanceRegistry.Command> system, Map<String, AppDefinition> apps,
+      JdbcActionWakeups wakeups) {
+    org.apache.pekko.actor.typed.ActorRef<org.apache.pekko.cluster.ClusterEvent.MemberRemoved> listener = system.systemActorOf(
+        org.apache.pekko.actor.typed.javadsl.Behaviors.receive(org.apache.pekko.cluster.ClusterEvent.MemberRemoved.class)
+            .onAnyMessage(removed -> {
+              // The list is read with JDBC: off the actor's thread.
+              CompletableFuture.runAsync(() -> wakeInstancesWithOutstandingActions(system, apps, wakeups));
+              return org.apache.pekko.actor.typed.javadsl.Behaviors.same();
+            }).build(),
+        "wake-after-node-loss", org.apache.pekko.actor.typed.Props.empty());
+    org.apache.pekko.cluster.typed.Cluster.get(system).subscriptions().tell(
+        org.apache.pekko.cluster.typed.Subscribe.create(listener, org.apache.pekko.cluster.ClusterEvent.MemberRemoved.class));
   }
 
   /** @return the actor system */
