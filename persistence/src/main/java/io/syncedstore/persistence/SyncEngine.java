@@ -241,9 +241,10 @@ public final class SyncEngine implements AutoCloseable {
 
   /** @return the counters of every session connected to instance {@code id} (starting the instance if needed) */
   public CompletionStage<List<ClientSession.Stats>> sessionStats(InstanceId id) {
-    CompletionStage<List<ActorRef<ClientSession.Command>>> sessions = AskPattern.ask(system,
+    CompletionStage<AppInstance.Sessions> sessions = AskPattern.ask(system,
         replyTo -> new InstanceRegistry.Deliver(id, new AppInstance.ListSessions(replyTo)), settings.askTimeout(), system.scheduler());
-    return sessions.thenComposeAsync(refs -> {
+    return sessions.thenComposeAsync(list -> {
+      List<ActorRef<ClientSession.Command>> refs = list.sessions();
       List<CompletableFuture<ClientSession.Stats>> stats = new ArrayList<>();
       for (ActorRef<ClientSession.Command> ref : refs) {
         stats.add(AskPattern.<ClientSession.Command, ClientSession.Stats>ask(ref, ClientSession.GetStats::new,

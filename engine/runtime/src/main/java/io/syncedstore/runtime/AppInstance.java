@@ -136,7 +136,14 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
    *
    * @param replyTo gets them
    */
-  public record ListSessions(ActorRef<List<ActorRef<ClientSession.Command>>> replyTo) implements Command, LocalOnly {}
+  public record ListSessions(ActorRef<Sessions> replyTo) implements Command {}
+
+  /**
+   * The answer to {@link ListSessions}.
+   *
+   * @param sessions the sessions of connected clients, on the instance's node
+   */
+  public record Sessions(List<ActorRef<ClientSession.Command>> sessions) implements JsonSerializable {}
 
   /**
    * Stop unless clients are connected; if they are, tell {@code registry} {@link InstanceRegistry.StillActive}.
@@ -439,7 +446,7 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
         .onCommand(SessionCatchUp.class, this::onSessionCatchUp)
         .onCommand(SessionEnded.class, this::onSessionEnded)
         .onCommand(ListSessions.class, (state, c) -> {
-          c.replyTo().tell(List.copyOf(sessions.keySet()));
+          c.replyTo().tell(new Sessions(List.copyOf(sessions.keySet())));
           return Effect().noReply();
         })
         .onCommand(Passivate.class, this::onPassivate)

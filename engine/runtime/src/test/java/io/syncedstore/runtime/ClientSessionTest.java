@@ -737,9 +737,9 @@ class ClientSessionTest {
   }
 
   private List<ActorRef<ClientSession.Command>> sessions(ActorRef<AppInstance.Command> instance) {
-    TestProbe<List<ActorRef<ClientSession.Command>>> reply = testKit.createTestProbe();
+    TestProbe<AppInstance.Sessions> reply = testKit.createTestProbe();
     instance.tell(new AppInstance.ListSessions(reply.ref()));
-    return reply.receiveMessage(ANSWER);
+    return reply.receiveMessage(ANSWER).sessions();
   }
 
   // ---------------------------------------------------------------------------------------------
