@@ -249,8 +249,13 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
   /** Persist everything queued. */
   private enum Flush implements Command, LocalOnly { INSTANCE }
 
-  /** Sharded instances only: time to check whether the instance has been idle for {@code idle-timeout}. */
-  private enum IdleCheck implements Command, LocalOnly { INSTANCE }
+  /**
+   * Sharded instances only: time to check whether the instance has been idle for {@code idle-timeout}.
+   * A restart (supervision) starts a new chain of checks; {@code incarnation} lets the old chain end.
+   */
+  private record IdleCheck(long incarnation) implements Command, LocalOnly {}
+
+  private static final java.util.concurrent.atomic.AtomicLong INCARNATIONS = new java.util.concurrent.atomic.AtomicLong();
 
   /**
    * How a sharded instance (the cluster profile) passivates itself: no registry watches it, so it
@@ -337,7 +342,7 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
         @Override
         public Behavior<Command> aroundReceive(org.apache.pekko.actor.typed.TypedActorContext<Command> ctx, Command message,
             ReceiveTarget<Command> target) {
-          if (message != IdleCheck.INSTANCE) {
+          if (!(message instanceof IdleCheck)) {
             instance.lastActivityNanos = System.nanoTime();
           }
           return target.apply(ctx, message);
@@ -415,6 +420,7 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
   private final ShardHandle shardHandle;
   private volatile long lastActivityNanos = System.nanoTime();
   private boolean passivationRequested;
+  private final long incarnation = INCARNATIONS.incrementAndGet();
 
   private AppInstance(ActorContext<Command> context, InstanceId id, AppDefinition app, RuntimeSettings settings,
       SnapshotPruner pruner, ShardHandle shardHandle) {
@@ -1007,7 +1013,7 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
 
   private void scheduleIdleCheck() {
     Duration check = settings.idleTimeout().dividedBy(4);
-    context.scheduleOnce(check.isZero() ? Duration.ofMillis(100) : check, context.getSelf(), IdleCheck.INSTANCE);
+    context.scheduleOnce(check.isZero() ? Duration.ofMillis(100) : check, context.getSelf(), new IdleCheck(incarnation));
   }
 
   /**
@@ -1016,7 +1022,7 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
    * persists what is queued and stops; the held messages start the next incarnation.
    */
   private ReplyEffect<InstanceEvent, InstanceState> onIdleCheck(InstanceState state, IdleCheck check) {
-    if (passivationRequested) {
+    if (passivationRequested || check.incarnation() != incarnation) {
       return Effect().noReply();
     }
     if (System.nanoTime() - lastActivityNanos >= settings.idleTimeout().toNanos()) {
