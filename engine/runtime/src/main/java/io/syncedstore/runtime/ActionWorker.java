@@ -31,8 +31,8 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
 final class ActionWorker {
   private ActionWorker() {}
 
-  /** What a worker receives. */
-  sealed interface Command {}
+  /** What a worker receives: only its own result, so nothing that ever leaves the node. */
+  sealed interface Command extends LocalOnly {}
 
   private record Finished(JsonNode output, Throwable error) implements Command {}
 

@@ -1,5 +1,7 @@
 package io.syncedstore.runtime;
 
+import com.fasterxml.jackson.annotation.JsonSubTypes;
+import com.fasterxml.jackson.annotation.JsonTypeInfo;
 import io.syncedstore.api.AppDefinition;
 import java.time.Duration;
 import java.util.ArrayDeque;
@@ -22,16 +24,30 @@ import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 public final class InstanceRegistry extends AbstractBehavior<InstanceRegistry.Command> {
 
   /** What the registry accepts. */
-  public sealed interface Command {}
+  public sealed interface Command extends JsonSerializable {}
 
   /**
    * Deliver {@code command} to instance {@code id}, starting it if needed. The app must be one
    * the registry was created with; callers check that first.
    *
    * @param id the instance
-   * @param command the command
+   * @param command the command; a field of an interface type needs its concrete type in the JSON,
+   *     named from a closed list rather than by class name (Pekko's advice against gadget classes).
+   *     {@code MessageSerializationTest} checks the list against every cross-node command.
    */
-  public record Deliver(InstanceId id, AppInstance.Command command) implements Command {}
+  public record Deliver(InstanceId id,
+      @JsonTypeInfo(use = JsonTypeInfo.Id.NAME)
+      @JsonSubTypes({
+          @JsonSubTypes.Type(value = AppInstance.Push.class, name = "Push"),
+          @JsonSubTypes.Type(value = AppInstance.Pull.class, name = "Pull"),
+          @JsonSubTypes.Type(value = AppInstance.Connect.class, name = "Connect"),
+          @JsonSubTypes.Type(value = AppInstance.ListSessions.class, name = "ListSessions"),
+          @JsonSubTypes.Type(value = AppInstance.RunAction.class, name = "RunAction"),
+          @JsonSubTypes.Type(value = AppInstance.GetActionStatus.class, name = "GetActionStatus"),
+          @JsonSubTypes.Type(value = AppInstance.ActionMutate.class, name = "ActionMutate"),
+          @JsonSubTypes.Type(value = AppInstance.ChangeMembership.class, name = "ChangeMembership"),
+          @JsonSubTypes.Type(value = AppInstance.Stop.class, name = "Stop")})
+      AppInstance.Command command) implements Command {}
 
   /**
    * An instance asked to passivate has connected clients and stays: commands that waited for it go to it.
