@@ -38,6 +38,10 @@ public final class Json {
         .enable(DeserializationFeature.FAIL_ON_NUMBERS_FOR_ENUMS)
         // decimals stay exact; the journal's reader is configured the same (engine/runtime reference.conf)
         .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
+        // ...and keep their scale: 1.0 stays 1.0. Stripped to 1 it would be written as 1 and read
+        // back, from the journal or from another node, as an integer, which a mutator's int
+        // field accepts where the original 1.0 is refused: one mutation, two outcomes.
+        .configure(com.fasterxml.jackson.databind.cfg.JsonNodeFeature.STRIP_TRAILING_BIGDECIMAL_ZEROES, false)
         .disable(MapperFeature.ALLOW_COERCION_OF_SCALARS)
         .disable(SerializationFeature.FAIL_ON_EMPTY_BEANS)
         .build();
