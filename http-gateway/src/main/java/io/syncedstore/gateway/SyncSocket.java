@@ -89,6 +89,8 @@ final class SyncSocket {
   private final Materializer materializer;
   private ActorRef<SocketOut> socket;
   private ActorRef<Object> relay;
+  /** Every open connection's {@link #socket}, for closing them all on shutdown; this one is in it while open. */
+  private final java.util.Set<ActorRef<SocketOut>> openSockets;
   private static final java.util.concurrent.atomic.AtomicLong RELAYS = new java.util.concurrent.atomic.AtomicLong();
   /** Set once connected; read and written only by the inbound stream's stages, one message at a time. */
   private volatile ActorRef<ClientSession.Command> session;
@@ -101,7 +103,9 @@ final class SyncSocket {
   private volatile String userId;
 
   SyncSocket(SyncEngine engine, AuthProvider auth, String handshakeToken, Authentication handshake, InstanceId id,
-      Settings settings, ObjectMapper reader, Quotas quotas, String remoteAddress) {
+      Settings settings, ObjectMapper reader, Quotas quotas, String remoteAddress,
+      java.util.Set<ActorRef<SocketOut>> openSockets) {
+    this.openSockets = openSockets;
     this.quotas = quotas;
     this.remoteAddress = remoteAddress;
     this.engine = engine;
@@ -135,6 +139,7 @@ final class SyncSocket {
     relay = engine.system().systemActorOf(SocketRelay.create(out.first()), "socket-" + RELAYS.incrementAndGet(),
         org.apache.pekko.actor.typed.Props.empty());
     socket = relay.narrow();
+    openSockets.add(socket);
     Source<Message, NotUsed> outgoing = out.second().map(SyncSocket::render);
     Sink<Message, CompletionStage<Done>> incoming = Flow.<Message>create()
         .mapAsync(1, this::text)
@@ -368,6 +373,7 @@ final class SyncSocket {
 
   private synchronized void socketClosed() {
     socketClosed = true;
+    openSockets.remove(socket);
     relay.tell(SocketRelay.Detach.INSTANCE);
     if (releaseQuota != null) {
       releaseQuota.run();

@@ -76,7 +76,20 @@ public final class SyncSocketRoutes {
     // the layers see one on purpose (FrameGuard.MessageRefused), and SyncSocket logs real failures itself.
     this.log = org.apache.pekko.event.NoLogging$.MODULE$;
     this.allowedOrigins = java.util.Set.copyOf(config.getStringList("synced-store.http.allowed-origins"));
+    // On shutdown (SIGTERM, a cluster leave) every open connection is told to reconnect (1012)
+    // while HTTP unbinds, rather than cut when the server's deadline runs out (which clients see
+    // as 1011 or a dropped connection): a client of a cluster goes on through another node at once.
+    org.apache.pekko.actor.CoordinatedShutdown.get(engine.system()).addTask(
+        org.apache.pekko.actor.CoordinatedShutdown.PhaseServiceUnbind(), "close-sync-sockets", () -> {
+          openSockets.forEach(socket -> socket.tell(new io.syncedstore.runtime.SocketOut.Close(
+              io.syncedstore.api.protocol.CloseCodes.SERVICE_RESTART, "server shutting down; reconnect")));
+          return java.util.concurrent.CompletableFuture.completedFuture(org.apache.pekko.Done.getInstance());
+        });
   }
+
+  /** The relays of open connections, to close them on shutdown. */
+  private final java.util.Set<org.apache.pekko.actor.typed.ActorRef<io.syncedstore.runtime.SocketOut>> openSockets =
+      java.util.concurrent.ConcurrentHashMap.newKeySet();
 
   /** @return the route */
   public Route routes() {
@@ -160,7 +173,7 @@ public final class SyncSocketRoutes {
   private org.apache.pekko.stream.Graph<org.apache.pekko.stream.FlowShape<FrameEvent, FrameEvent>, Object> frames(InstanceId id,
       Handshake handshake, String remoteAddress) {
     Flow<Message, Message, ?> messages = new SyncSocket(engine, auth, handshake.token(), handshake.authentication(), id, settings,
-        reader, quotas, remoteAddress).flow()
+        reader, quotas, remoteAddress, openSockets).flow()
         .<Message>map(m -> m.asScala())
         .asScala()
         .contramap(org.apache.pekko.http.javadsl.model.ws.Message::adapt);

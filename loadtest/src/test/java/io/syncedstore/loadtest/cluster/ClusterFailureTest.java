@@ -9,6 +9,7 @@ import java.nio.file.Files;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -83,7 +84,17 @@ class ClusterFailureTest {
       assertFalse(faulted.isEmpty(), leaver.name() + " started no instance (no 'instance [...] recovered'"
           + " line in its log): its leaving would test nothing");
       leaveAndRejoin(leaver);
+      assertNoInternalErrorCloses();
     });
+  }
+
+  /**
+   * A graceful leave tells each of its clients to reconnect (1012) before HTTP stops, and the
+   * instances it hands off close their sessions the same way: no client is cut off with 1011.
+   */
+  private void assertNoInternalErrorCloses() {
+    Map<Integer, Integer> codes = load.closeCodes();
+    assertFalse(codes.containsKey(1011), "clients were disconnected with 1011 (internal error) during a graceful leave: " + codes);
   }
 
   @Test
@@ -93,6 +104,7 @@ class ClusterFailureTest {
         leaveAndRejoin(cluster.node(i));
         Waits.sleep(2000); // a moment of load on the full cluster before the next node goes
       }
+      assertNoInternalErrorCloses();
     });
   }
 

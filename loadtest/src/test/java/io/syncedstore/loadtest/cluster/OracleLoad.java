@@ -532,6 +532,15 @@ final class OracleLoad implements AutoCloseable {
   }
 
   /** @return per home node: the longest pause between two confirmations of any client homed there, and moves */
+  /** @return how many times clients were disconnected, by close code */
+  Map<Integer, Integer> closeCodes() {
+    Map<Integer, Integer> codes = new TreeMap<>();
+    for (OracleClient c : clients) {
+      c.closeCodes.forEach((k, v) -> codes.merge(k, v.get(), Integer::sum));
+    }
+    return codes;
+  }
+
   String pausesByHome() {
     StringBuilder sb = new StringBuilder();
     for (int home = 0; home < nodes.size(); home++) {
