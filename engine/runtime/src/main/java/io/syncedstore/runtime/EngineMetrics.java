@@ -66,6 +66,16 @@ public final class EngineMetrics implements Extension {
     actionsTimedOut = actions("timed_out");
   }
 
+  /** The cluster profile: membership as this node sees it ({@link ShardedInstances} binds it once). */
+  void bindCluster(org.apache.pekko.cluster.typed.Cluster cluster) {
+    Gauge.builder("synced_store_cluster_members_up", cluster,
+            c -> java.util.stream.StreamSupport.stream(c.state().getMembers().spliterator(), false)
+                .filter(m -> m.status() == org.apache.pekko.cluster.MemberStatus.up()).count())
+        .description("cluster members Up, as this node sees them").register(registry);
+    Gauge.builder("synced_store_cluster_members_unreachable", cluster, c -> c.state().getUnreachable().size())
+        .description("cluster members this node's failure detector marks unreachable").register(registry);
+  }
+
   private Timer latency(String name, String description) {
     return Timer.builder(name).description(description).publishPercentileHistogram()
         .minimumExpectedValue(Duration.ofNanos(100_000)).maximumExpectedValue(Duration.ofSeconds(30)).register(registry);

@@ -45,6 +45,7 @@ public final class ShardedInstances {
     Map<String, AppDefinition> served = Map.copyOf(apps);
     return Behaviors.setup(context -> {
       ActorRef<InstanceRegistry.Command> self = context.getSelf();
+      EngineMetrics.get(context.getSystem()).bindCluster(org.apache.pekko.cluster.typed.Cluster.get(context.getSystem()));
       ActorRef<ShardingEnvelope<AppInstance.Command>> region = ClusterSharding.get(context.getSystem()).init(
           Entity.of(TYPE_KEY, entity -> {
             InstanceId id = InstanceId.parse(entity.getEntityId());

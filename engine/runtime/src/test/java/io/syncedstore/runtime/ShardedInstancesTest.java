@@ -67,6 +67,7 @@ class ShardedInstancesTest {
     EngineMetrics metrics = EngineMetrics.get(testKit.system());
     InstanceId id = new InstanceId(TestApp.NAME, "sharded-1");
 
+    assertTrue(metrics.scrape().contains("synced_store_cluster_members_up 1.0"), "the node's view of the cluster is a metric");
     assertEquals(List.of("applied"), statuses(await(push(router, id, put(1, "a", "A")))));
     assertEquals(1, metrics.instances.get(), "the push started one instance");
     waitUntil("the idle instance passivated itself", () -> metrics.instances.get() == 0);
