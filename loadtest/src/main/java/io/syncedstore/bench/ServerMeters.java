@@ -20,7 +20,7 @@ import java.util.regex.Pattern;
  * @param mutationsApplied mutations applied since start
  */
 public record ServerMeters(double heapBytes, double threads, double openFiles, double sessions, double mutationsApplied) {
-  private static final Pattern METRIC = Pattern.compile("^([a-zA-Z_:][a-zA-Z0-9_:]*)(\\{[^}]*\\})? ([0-9.eE+-]+|NaN)$", Pattern.MULTILINE);
+  static final Pattern METRIC = Pattern.compile("^([a-zA-Z_:][a-zA-Z0-9_:]*)(\\{[^}]*\\})? ([0-9.eE+-]+|NaN)$", Pattern.MULTILINE);
 
   /** @return the heap in MiB */
   public double heapMiB() {

@@ -143,7 +143,7 @@ public final class SyncBenchmark implements Callable<Integer> {
   private Path base;
   private SyncServer server;
   HttpClient http;
-  private URI echoUri;
+  URI echoUri;
   private URI broadcastUri;
   private BoundedSourceQueue<Message> hub;
   /** Results by figure, one entry per measured run. */
@@ -525,7 +525,7 @@ public final class SyncBenchmark implements Callable<Integer> {
   }
 
   /** Opens {@code n} WebSockets to {@code uri} through the shared client, at most {@link #CONNECT_PARALLELISM} handshakes at once. */
-  private List<Socket> connect(URI uri, int n, IntFunction<Consumer<String>> handlers) throws Exception {
+  List<Socket> connect(URI uri, int n, IntFunction<Consumer<String>> handlers) throws Exception {
     Semaphore handshakes = new Semaphore(CONNECT_PARALLELISM);
     List<CompletableFuture<Socket>> opening = new ArrayList<>();
     for (int i = 0; i < n; i++) {
@@ -549,7 +549,7 @@ public final class SyncBenchmark implements Callable<Integer> {
   }
 
   /** Closes {@code sockets} (close handshake, then abort) and waits until the server has seen every close. */
-  private static void closeAll(List<Socket> sockets) {
+  static void closeAll(List<Socket> sockets) {
     for (Socket s : sockets) {
       s.ws.sendClose(WebSocket.NORMAL_CLOSURE, "").exceptionally(e -> null);
     }
@@ -565,7 +565,7 @@ public final class SyncBenchmark implements Callable<Integer> {
   }
 
   /** One JDK WebSocket; every complete text message goes to its handler, on the HttpClient's thread. */
-  private static final class Socket implements WebSocket.Listener {
+  static final class Socket implements WebSocket.Listener {
     private final Consumer<String> handler;
     private final StringBuilder partial = new StringBuilder();
     private final CompletableFuture<Integer> closed = new CompletableFuture<>();
@@ -615,14 +615,14 @@ public final class SyncBenchmark implements Callable<Integer> {
    * A client of the real server that pushes setTodo one mutation at a time and learns of each
    * confirmation from the pokes' {@code lastMutationIDChanges} (parsed with Jackson, as a client would).
    */
-  private static final class Pusher {
+  static final class Pusher {
     private final String clientId;
     private final String padding;
     private final CompletableFuture<Void> firstPoke = new CompletableFuture<>();
     private final AtomicReference<Pending> pending = new AtomicReference<>();
     private volatile long confirmed;
     private volatile String failure;
-    private Socket socket;
+    Socket socket;
 
     private Pusher(String clientId, int messageBytes) {
       this.clientId = clientId;
@@ -633,8 +633,13 @@ public final class SyncBenchmark implements Callable<Integer> {
     }
 
     static Pusher connect(SyncBenchmark bench, String instance, String clientId) throws Exception {
+      return connect(bench, bench.syncUri(instance), clientId);
+    }
+
+    /** Connects to {@code uri} (any server's sync URL), says hello and waits for the first poke. */
+    static Pusher connect(SyncBenchmark bench, URI uri, String clientId) throws Exception {
       Pusher pusher = new Pusher(clientId, bench.messageBytes);
-      pusher.socket = bench.connect(bench.syncUri(instance), 1, i -> pusher::onMessage).get(0);
+      pusher.socket = bench.connect(uri, 1, i -> pusher::onMessage).get(0);
       pusher.socket.send(hello("group-" + clientId, clientId));
       pusher.firstPoke.get(WAIT.toMillis(), TimeUnit.MILLISECONDS);
       return pusher;
