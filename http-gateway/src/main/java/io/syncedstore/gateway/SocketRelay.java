@@ -36,7 +36,22 @@ final class SocketRelay {
    *     {@code ActorRef.narrow()}) and the relay's own {@link Attach} and {@link Detach}
    */
   static Behavior<Object> create(ActorRef<SocketOut> out) {
+    long[] lastSeq = {0};
     return Behaviors.setup(context -> Behaviors.receive(Object.class)
+        .onMessage(SocketOut.Text.class, text -> {
+          if (text.seq() > 0) {
+            if (text.seq() != lastSeq[0] + 1) {
+              // A message of the session was lost between nodes (remoting is at most once): the
+              // client would miss a poke. It reconnects and catches up from its cookie instead.
+              context.getLog().debug("message {} of a session came after {}: one was lost; closing with 1012", text.seq(), lastSeq[0]);
+              out.tell(new SocketOut.Close(CloseCodes.SERVICE_RESTART, "a message was lost between nodes; reconnect"));
+              return Behaviors.stopped();
+            }
+            lastSeq[0] = text.seq();
+          }
+          out.tell(text);
+          return Behaviors.same();
+        })
         .onMessage(Attach.class, a -> {
           context.watchWith(a.session(), new SessionGone(a.session()));
           return Behaviors.same();

@@ -162,7 +162,7 @@ final class SyncSocket {
   private static Message render(SocketOut out) {
     if (out instanceof SocketOut.Text text) {
       if (text.ackTo() != null) {
-        text.ackTo().tell(ClientSession.Delivered.INSTANCE);
+        text.ackTo().tell(text.seq() > 0 ? new ClientSession.DeliveredUpTo(text.seq()) : ClientSession.Delivered.INSTANCE);
       }
       return TextMessage.create(text.json());
     }

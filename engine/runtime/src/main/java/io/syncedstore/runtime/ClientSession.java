@@ -97,6 +97,14 @@ public final class ClientSession extends AbstractBehavior<ClientSession.Command>
   }
 
   /**
+   * Every numbered {@link SocketOut.Text} of this session up to {@code seq} was written to the
+   * socket (cumulative: a lost acknowledgement is covered by the next).
+   *
+   * @param seq the highest number written
+   */
+  public record DeliveredUpTo(long seq) implements Command {}
+
+  /**
    * Report {@link Stats}.
    *
    * @param replyTo gets the stats
@@ -174,6 +182,9 @@ public final class ClientSession extends AbstractBehavior<ClientSession.Command>
   /** The client's own last mutation id as the pokes handed out so far tell it. */
   private long confirmed;
   private int queued;
+  /** Numbers of the last {@link SocketOut.Text} handed to the socket and of the last one known written. */
+  private long handedSeq;
+  private long deliveredSeq;
   private int maxQueued;
   private long pokesSent;
   private long pokesDropped;
@@ -244,7 +255,18 @@ public final class ClientSession extends AbstractBehavior<ClientSession.Command>
   public Receive<Command> createReceive() {
     return newReceiveBuilder()
         .onMessage(Changes.class, this::onChanges)
-        .onMessageEquals(Delivered.INSTANCE, this::onDelivered)
+        .onMessageEquals(Delivered.INSTANCE, () -> {
+          queued--;
+          return onDelivered();
+        })
+        .onMessage(DeliveredUpTo.class, d -> {
+          if (d.seq() <= deliveredSeq) {
+            return this; // an older acknowledgement, overtaken
+          }
+          deliveredSeq = d.seq();
+          queued = (int) (handedSeq - deliveredSeq);
+          return onDelivered();
+        })
         .onMessage(CatchUp.class, this::onCatchUp)
         .onMessage(ClientPush.class, this::onPush)
         .onMessage(PushAnswered.class, this::onPushAnswered)
@@ -329,7 +351,6 @@ public final class ClientSession extends AbstractBehavior<ClientSession.Command>
   }
 
   private Behavior<Command> onDelivered() {
-    queued--;
     pumpNotices();
     maybeCatchUp();
     return this;
@@ -485,7 +506,7 @@ public final class ClientSession extends AbstractBehavior<ClientSession.Command>
   }
 
   private void hand(String json) {
-    socket.tell(new SocketOut.Text(json, getContext().getSelf()));
+    socket.tell(new SocketOut.Text(json, getContext().getSelf(), ++handedSeq));
     queued++;
     maxQueued = Math.max(maxQueued, queued);
   }

@@ -400,12 +400,14 @@ class MessageSerializationTest {
     at.apply(ClientSession.ClientError.class).add(new ClientSession.ClientError(ErrorCode.BAD_MESSAGE, "bad", 4400));
     at.apply(ClientSession.SocketClosed.class).add(ClientSession.SocketClosed.INSTANCE);
     at.apply(ClientSession.Delivered.class).add(ClientSession.Delivered.INSTANCE);
+    at.apply(ClientSession.DeliveredUpTo.class).add(new ClientSession.DeliveredUpTo(Long.MAX_VALUE - 1));
     at.apply(ClientSession.GetStats.class).add(new ClientSession.GetStats(ref()));
     PRINCIPALS.forEach(p -> at.apply(ClientSession.ChangePrincipal.class).add(new ClientSession.ChangePrincipal(p)));
 
     // SocketOut
     at.apply(SocketOut.Text.class).add(new SocketOut.Text(Json.text(tricky()), ref()));
     at.apply(SocketOut.Text.class).add(new SocketOut.Text("{\"type\":\"pong\"}", null));
+    at.apply(SocketOut.Text.class).add(new SocketOut.Text("{\"type\":\"pong\"}", ref(), 42));
     at.apply(SocketOut.Close.class).add(new SocketOut.Close(4429, "too many \u2603 \ud83d\ude00"));
     at.apply(SocketOut.Close.class).add(new SocketOut.Close(1000, ""));
 
