@@ -99,7 +99,7 @@ public final class SyncServer implements AutoCloseable {
     Map<String, Object> health = new java.util.LinkedHashMap<>();
     health.put("status", "ok");
     health.put("apps", engine.apps().keySet());
-    if ("cluster".equals(engine.system().settings().config().getString("pekko.actor.provider"))) {
+    if (engine.clustered()) {
       org.apache.pekko.cluster.typed.Cluster cluster = org.apache.pekko.cluster.typed.Cluster.get(engine.system());
       org.apache.pekko.cluster.ClusterEvent.CurrentClusterState state = cluster.state();
       long up = java.util.stream.StreamSupport.stream(state.getMembers().spliterator(), false)

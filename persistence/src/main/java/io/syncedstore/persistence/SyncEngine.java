@@ -73,7 +73,7 @@ public final class SyncEngine implements AutoCloseable {
     JdbcSnapshotPruner pruner = new JdbcSnapshotPruner(config);
     // One process: the registry. The cluster profile (pekko.actor.provider = cluster): Cluster
     // Sharding places instances on the nodes (docs/OPERATIONS.md). The rest is the same code.
-    boolean clustered = "cluster".equals(config.getString("pekko.actor.provider"));
+    boolean clustered = clustered(config);
     ActorSystem<InstanceRegistry.Command> system = ActorSystem.create(clustered
         ? io.syncedstore.runtime.ShardedInstances.create(byName, settings, pruner)
         : InstanceRegistry.create(byName, settings, pruner), name, config);
@@ -137,6 +137,16 @@ public final class SyncEngine implements AutoCloseable {
         "wake-after-node-loss", org.apache.pekko.actor.typed.Props.empty());
     org.apache.pekko.cluster.typed.Cluster.get(system).subscriptions().tell(
         org.apache.pekko.cluster.typed.Subscribe.create(listener, org.apache.pekko.cluster.ClusterEvent.MemberRemoved.class));
+  }
+
+  /** @return whether {@code config} is the cluster profile ({@code pekko.actor.provider = cluster}) */
+  public static boolean clustered(Config config) {
+    return "cluster".equals(config.getString("pekko.actor.provider"));
+  }
+
+  /** @return whether this engine runs as a node of a cluster (instances sharded) */
+  public boolean clustered() {
+    return clustered(system.settings().config());
   }
 
   /** @return the actor system */

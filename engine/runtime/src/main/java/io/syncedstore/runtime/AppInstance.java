@@ -418,7 +418,7 @@ public final class AppInstance extends EventSourcedBehaviorWithEnforcedReplies<A
 
   /** Sharded instances only (else {@code null}): how to passivate, and when the last command arrived. */
   private final ShardHandle shardHandle;
-  private volatile long lastActivityNanos = System.nanoTime();
+  private long lastActivityNanos = System.nanoTime(); // written by the interceptor, on the actor's thread
   private boolean passivationRequested;
   private final long incarnation = INCARNATIONS.incrementAndGet();
 

@@ -104,6 +104,17 @@ public final class InstanceRegistry extends AbstractBehavior<InstanceRegistry.Co
   /** The longest timer set at once; a later wake-up fires early, and the instance passivates and asks again. */
   private static final Duration MAX_WAKE_DELAY = Duration.ofDays(1);
 
+  /**
+   * Sets a timer that delivers a wake-up (an action-status query, which starts the instance) to
+   * {@code wake}'s instance when its earliest scheduled action is due; the registry and
+   * {@link ShardedInstances} both route the delivery.
+   */
+  static void scheduleWake(TimerScheduler<Command> timers, WakeAt wake, org.apache.pekko.actor.typed.ActorSystem<?> system) {
+    long delay = Math.max(0, Math.min(wake.atMillis() - System.currentTimeMillis(), MAX_WAKE_DELAY.toMillis()));
+    timers.startSingleTimer("wake-" + wake.id(), new Deliver(wake.id(), new AppInstance.GetActionStatus(system.ignoreRef())),
+        Duration.ofMillis(delay));
+  }
+
   private InstanceRegistry(ActorContext<Command> context, TimerScheduler<Command> timers, Map<String, AppDefinition> apps,
       RuntimeSettings settings, SnapshotPruner pruner) {
     super(context);
@@ -122,9 +133,7 @@ public final class InstanceRegistry extends AbstractBehavior<InstanceRegistry.Co
         .onMessage(Stopped.class, this::onStopped)
         .onMessage(StillActive.class, this::onStillActive)
         .onMessage(WakeAt.class, w -> {
-          long delay = Math.max(0, Math.min(w.atMillis() - System.currentTimeMillis(), MAX_WAKE_DELAY.toMillis()));
-          timers.startSingleTimer("wake-" + w.id(), new Deliver(w.id(), new AppInstance.GetActionStatus(getContext().getSystem().ignoreRef())),
-              Duration.ofMillis(delay));
+          scheduleWake(timers, w, getContext().getSystem());
           return this;
         })
         .onMessageEquals(Tick.INSTANCE, this::onTick)

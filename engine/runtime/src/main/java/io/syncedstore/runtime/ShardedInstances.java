@@ -1,7 +1,6 @@
 package io.syncedstore.runtime;
 
 import io.syncedstore.api.AppDefinition;
-import java.time.Duration;
 import java.util.Map;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
@@ -30,9 +29,6 @@ public final class ShardedInstances {
 
   /** The entity type of instances. */
   public static final EntityTypeKey<AppInstance.Command> TYPE_KEY = EntityTypeKey.create(AppInstance.Command.class, "instance");
-
-  /** The longest timer set at once; a later wake-up fires early, and the instance passivates and asks again. */
-  private static final Duration MAX_WAKE_DELAY = Duration.ofDays(1);
 
   /**
    * @param apps the apps served (every node must serve the same apps)
@@ -80,10 +76,7 @@ public final class ShardedInstances {
             return Behaviors.same();
           })
           .onMessage(InstanceRegistry.WakeAt.class, w -> {
-            long delay = Math.max(0, Math.min(w.atMillis() - System.currentTimeMillis(), MAX_WAKE_DELAY.toMillis()));
-            timers.startSingleTimer("wake-" + w.id(),
-                new InstanceRegistry.Deliver(w.id(), new AppInstance.GetActionStatus(context.getSystem().ignoreRef())),
-                Duration.ofMillis(delay));
+            InstanceRegistry.scheduleWake(timers, w, context.getSystem());
             return Behaviors.same();
           })
           .onMessage(InstanceRegistry.StillActive.class, s -> Behaviors.same()) // only the single-node registry asks
