@@ -111,8 +111,17 @@ public final class EngineBenchmark implements Callable<Integer> {
     return 0;
   }
 
-  /** Inserts journal-shaped rows 100 per commit into a fresh H2 file with the journal's URL settings. */
   private double rawH2Inserts(Path dir) throws Exception {
+    return rawH2Inserts(dir, rawRows);
+  }
+
+  /**
+   * Inserts journal-shaped rows 100 per commit into a fresh H2 file with the journal's URL settings
+   * (also the floor {@link FloorServer} measures before it serves).
+   *
+   * @return rows per second over the second half of {@code 2 * rawRows}
+   */
+  static double rawH2Inserts(Path dir, int rawRows) throws Exception {
     try (RawJournal journal = new RawJournal(config(dir))) {
       // The first half warms up the JIT, as the engine runs' warm-up does; only the second half is timed.
       long start = 0;
@@ -209,7 +218,7 @@ public final class EngineBenchmark implements Callable<Integer> {
         });
   }
 
-  private static Config config(Path dir) {
+  static Config config(Path dir) {
     return SyncConfig.load(ConfigFactory.parseMap(Map.of("synced-store.data-dir", dir.toString(), "pekko.loglevel", "WARNING")));
   }
 
@@ -217,7 +226,7 @@ public final class EngineBenchmark implements Callable<Integer> {
     return results.stream().map(f::applyAsDouble).toList();
   }
 
-  private static double median(List<Double> xs) {
+  static double median(List<Double> xs) {
     List<Double> sorted = xs.stream().sorted().toList();
     int n = sorted.size();
     return n % 2 == 1 ? sorted.get(n / 2) : (sorted.get(n / 2 - 1) + sorted.get(n / 2)) / 2;

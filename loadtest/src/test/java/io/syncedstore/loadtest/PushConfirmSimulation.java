@@ -20,12 +20,16 @@ import java.util.concurrent.ThreadLocalRandom;
  * constant rate, each connects to one of {@code instances} todo instances, says hello, and pushes
  * {@code pushesPerClient} {@code setTodo} mutations one every {@code paceMs}, each checked by the
  * poke whose {@code lastMutationIDChanges} confirms its id. Arrivals per second =
- * {@code rate / pushesPerClient}, so the server sees about {@code rate} mutations a second.
+ * {@code rate / pushesPerClient}, so the server is offered {@code rate} mutations a second whatever
+ * its speed: a slow server makes clients live longer and more of them connected at once, not fewer
+ * pushes (the open model). With the defaults a client stays 5 s, so at 5,000 mutations/s about 500
+ * clients are connected, five per instance, and 100 connect every second.
  *
  * <p>System properties (defaults finish in about a minute): {@code baseUrl} (ws://127.0.0.1:8080),
  * {@code rate} (500 mutations/s), {@code durationSeconds} (45), {@code instances} (100),
- * {@code pushesPerClient} (10), {@code paceMs} (100), {@code distinctTodos} (0: each push a new todo, so the
- * instances grow; N: each push updates one of N todos of its instance), {@code p99Ms} (50, the assertion on the "confirmed" check,
+ * {@code pushesPerClient} (50), {@code paceMs} (100), {@code distinctTodos} (100: each push updates one of
+ * 100 todos of its instance, so every run and every minute of a run meets instances of the same size;
+ * 0: each push a new todo, so the instances and every newcomer's initial poke grow), {@code p99Ms} (50, the assertion on the "confirmed" check,
  * confirmation p99), {@code maxErrorPercent} (0).
  */
 public class PushConfirmSimulation extends Simulation {
@@ -33,11 +37,11 @@ public class PushConfirmSimulation extends Simulation {
   static final int RATE = Integer.getInteger("rate", 500);
   private static final int DURATION_SECONDS = Integer.getInteger("durationSeconds", 45);
   private static final int INSTANCES = Integer.getInteger("instances", 100);
-  static final int PUSHES = Integer.getInteger("pushesPerClient", 10);
+  static final int PUSHES = Integer.getInteger("pushesPerClient", 50);
   private static final int PACE_MS = Integer.getInteger("paceMs", 100);
   static final int P99_MS = Integer.getInteger("p99Ms", 50);
   /** 0: every push writes a new todo (the instances grow); N: pushes update one of N todos per instance. */
-  static final int DISTINCT_TODOS = Integer.getInteger("distinctTodos", 0);
+  static final int DISTINCT_TODOS = Integer.getInteger("distinctTodos", 100);
   static final double MAX_ERROR_PERCENT = Double.parseDouble(System.getProperty("maxErrorPercent", "0"));
 
   static final HttpProtocolBuilder PROTOCOL = http.wsBaseUrl(BASE_URL).wsMaxReconnects(0);
