@@ -46,6 +46,10 @@ case "$SIMULATION" in
   *) FLOORABLE=1 ;;
 esac
 
+# CPU seconds x 100 (clock ticks) used so far by process $1, and by the whole machine (not idle, not iowait).
+proc_cpu() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+machine_busy() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
+
 SERVER_PID=""
 stop_server() {
   if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""; fi
@@ -73,12 +77,20 @@ gatling() {
   local label="$1"; shift
   local out="loadtest/target/gatling-$SIMULATION-$label-$STAMP.log"
   local status=0
+  local cpu0 busy0 t0
+  cpu0=$(proc_cpu "$SERVER_PID"); busy0=$(machine_busy); t0=$(date +%s.%N)
   pin "${LOAD_CPUS:-}" mvn -B -q -pl loadtest gatling:test "-Dgatling.simulationClass=io.syncedstore.loadtest.$SIMULATION" \
     "-DbaseUrl=ws://127.0.0.1:$PORT" "-DhttpBaseUrl=http://127.0.0.1:$PORT" "-DserverPid=$SERVER_PID" "$@" > "$out" 2>&1 || status=$?
+  local cpu1 busy1 t1
+  cpu1=$(proc_cpu "$SERVER_PID"); busy1=$(machine_busy); t1=$(date +%s.%N)
   {
     echo "== $label: $(grep -o 'pleted in [0-9]* seconds' "$out" | head -1 | sed 's/pleted/completed/') status $status, report $(grep -o 'loadtest/target/gatling/[^/]*' "$out" | tail -1)"
     sed -n '/---- Global Information/,/^====/p' "$out" | grep -E 'request count|50th|99th|throughput|KO  '
     grep -E 'true \(actual|false \(actual' "$out" || true
+    # CPU over the whole Gatling command (its JVM's start and report included): the server's
+    # process, and every process on the machine; the difference is mostly the load generator.
+    awk -v s0="$cpu0" -v s1="$cpu1" -v b0="$busy0" -v b1="$busy1" -v t0="$t0" -v t1="$t1" 'BEGIN {
+      printf "cpu: server %.2f cores, whole machine %.2f cores, over %.0f s\n", (s1 - s0) / 100 / (t1 - t0), (b1 - b0) / 100 / (t1 - t0), t1 - t0 }'
     grep -E 'push -> EVERY listener|TIME UNTIL ALL CAUGHT UP|own reconnect start|  verdict' "$out" || true
   } | tee -a "$SUMMARY"
   return $status
