@@ -90,6 +90,7 @@ public final class FloorServer implements Callable<Integer> {
 
   private final Map<String, Room> rooms = new ConcurrentHashMap<>();
   private final AtomicLong dropped = new AtomicLong();
+  private ActorSystem<Void> system;
   private Materializer materializer;
 
   public static void main(String[] args) {
@@ -101,21 +102,43 @@ public final class FloorServer implements Callable<Integer> {
     if (h2Rows > 0) {
       measureRawH2();
     }
-    // The gateway's Pekko HTTP settings (the accept backlog above all), so both servers accept alike.
-    ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "floor", SyncConfig.load(ConfigFactory.parseMap(
-        Map.of("synced-store.data-dir", Files.createTempDirectory("floor-server").toString(), "pekko.loglevel", "WARNING")),
-        Main.GATEWAY_DEFAULTS));
-    materializer = Materializer.matFromSystem(system);
-    var binding = Http.get(system).newServerAt("127.0.0.1", port).bind(routes()).toCompletableFuture().get(30, TimeUnit.SECONDS);
-    System.out.printf("floor server listening on http://127.0.0.1:%d%n", binding.localAddress().getPort());
+    int bound = start();
+    System.out.printf("floor server listening on http://127.0.0.1:%d%n", bound);
     CountDownLatch done = new CountDownLatch(1);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       System.out.printf("floor server: %,d outbound messages dropped (socket buffers full)%n", dropped.get());
-      system.terminate();
+      stop();
       done.countDown();
     }));
     done.await();
     return 0;
+  }
+
+  /**
+   * Binds the floor on 127.0.0.1:{@code port} (without measuring H2).
+   *
+   * @return the port it listens on
+   */
+  int start() throws Exception {
+    // The gateway's Pekko HTTP settings (the accept backlog above all), so both servers accept alike.
+    system = ActorSystem.create(Behaviors.empty(), "floor",
+        SyncConfig.load(ConfigFactory.parseMap(Map.of("pekko.loglevel", "WARNING")), Main.GATEWAY_DEFAULTS));
+    materializer = Materializer.matFromSystem(system);
+    return Http.get(system).newServerAt("127.0.0.1", port).bind(routes()).toCompletableFuture().get(30, TimeUnit.SECONDS)
+        .localAddress().getPort();
+  }
+
+  /** Stops the server and waits (bounded) until it has. */
+  void stop() {
+    if (system != null) {
+      system.terminate();
+      system.getWhenTerminated().toCompletableFuture().orTimeout(30, TimeUnit.SECONDS).exceptionally(e -> null).join();
+    }
+  }
+
+  /** @return outbound messages dropped so far because a socket's buffer was full */
+  long dropped() {
+    return dropped.get();
   }
 
   private void measureRawH2() throws Exception {
