@@ -26,8 +26,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -184,7 +182,7 @@ public final class FloorServer implements Callable<Integer> {
     Pair<BoundedSourceQueue<Message>, Source<Message, NotUsed>> out = Source.<Message>queue(OUT_BUFFER).preMaterialize(materializer);
     Socket socket = new Socket(out.first());
     Sink<Message, NotUsed> in = Flow.<Message>create()
-        .mapAsync(1, m -> wholeText(m, materializer))
+        .mapAsync(1, m -> SyncBenchmark.wholeText(m, materializer))
         .to(Sink.foreach(text -> onText(room, socket, text)))
         .mapMaterializedValue(m -> NotUsed.getInstance());
     return Flow.fromSinkAndSourceCoupled(in, out.second())
@@ -196,14 +194,6 @@ public final class FloorServer implements Callable<Integer> {
           });
           return NotUsed.getInstance();
         });
-  }
-
-  private static CompletionStage<String> wholeText(Message message, Materializer materializer) {
-    TextMessage text = message.asTextMessage();
-    if (text.isStrict()) {
-      return CompletableFuture.completedFuture(text.getStrictText());
-    }
-    return text.getStreamedText().runFold("", String::concat, materializer);
   }
 
   private void onText(Room room, Socket socket, String text) throws Exception {

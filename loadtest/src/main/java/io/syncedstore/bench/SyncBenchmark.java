@@ -499,7 +499,8 @@ public final class SyncBenchmark implements Callable<Integer> {
     broadcastUri = URI.create("ws://127.0.0.1:" + port + "/broadcast");
   }
 
-  private static CompletionStage<String> wholeText(Message message, Materializer materializer) {
+  /** @return the whole text of {@code message}, strict or streamed (also {@link FloorServer}'s) */
+  static CompletionStage<String> wholeText(Message message, Materializer materializer) {
     TextMessage text = message.asTextMessage();
     if (text.isStrict()) {
       return CompletableFuture.completedFuture(text.getStrictText());
