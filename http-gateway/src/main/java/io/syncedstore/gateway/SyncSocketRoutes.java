@@ -81,15 +81,59 @@ public final class SyncSocketRoutes {
     // as 1011 or a dropped connection): a client of a cluster goes on through another node at once.
     org.apache.pekko.actor.CoordinatedShutdown.get(engine.system()).addTask(
         org.apache.pekko.actor.CoordinatedShutdown.PhaseServiceUnbind(), "close-sync-sockets", () -> {
-          openSockets.forEach(socket -> socket.tell(new io.syncedstore.runtime.SocketOut.Close(
-              io.syncedstore.api.protocol.CloseCodes.SERVICE_RESTART, "server shutting down; reconnect")));
+          openSockets.closeAll();
           return java.util.concurrent.CompletableFuture.completedFuture(org.apache.pekko.Done.getInstance());
         });
   }
 
   /** The relays of open connections, to close them on shutdown. */
-  private final java.util.Set<org.apache.pekko.actor.typed.ActorRef<io.syncedstore.runtime.SocketOut>> openSockets =
-      java.util.concurrent.ConcurrentHashMap.newKeySet();
+  private final OpenSockets openSockets = new OpenSockets();
+
+  /**
+   * The relays of open connections. Once shutdown has begun, a connection that registers after the
+   * others were told to reconnect (an upgrade racing the unbind) is told at once, instead of being
+   * cut at the shutdown deadline (1011): the flag is set before the others are told, and a
+   * registration checks it after adding itself, so no connection is missed by both.
+   */
+  private static final class OpenSockets extends java.util.AbstractSet<org.apache.pekko.actor.typed.ActorRef<io.syncedstore.runtime.SocketOut>> {
+    private final java.util.Set<org.apache.pekko.actor.typed.ActorRef<io.syncedstore.runtime.SocketOut>> sockets =
+        java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private volatile boolean closing;
+
+    @Override
+    public boolean add(org.apache.pekko.actor.typed.ActorRef<io.syncedstore.runtime.SocketOut> socket) {
+      boolean added = sockets.add(socket);
+      if (closing) {
+        tellToReconnect(socket);
+      }
+      return added;
+    }
+
+    @Override
+    public boolean remove(Object socket) {
+      return sockets.remove(socket);
+    }
+
+    @Override
+    public java.util.Iterator<org.apache.pekko.actor.typed.ActorRef<io.syncedstore.runtime.SocketOut>> iterator() {
+      return sockets.iterator();
+    }
+
+    @Override
+    public int size() {
+      return sockets.size();
+    }
+
+    void closeAll() {
+      closing = true;
+      sockets.forEach(OpenSockets::tellToReconnect);
+    }
+
+    private static void tellToReconnect(org.apache.pekko.actor.typed.ActorRef<io.syncedstore.runtime.SocketOut> socket) {
+      socket.tell(new io.syncedstore.runtime.SocketOut.Close(
+          io.syncedstore.api.protocol.CloseCodes.SERVICE_RESTART, "server shutting down; reconnect"));
+    }
+  }
 
   /** @return the route */
   public Route routes() {
